@@ -1,0 +1,74 @@
+"""`SharedTransformerASR`: SpeechBrain's ``TransformerASR`` with a shared Conformer encoder.
+
+Everything around the encoder (input projection, relative positional encoding,
+masks, ``encode``/``encode_streaming``/``make_streaming_context``) is SpeechBrain's
+own, so transducer recipes, ``EncoderDecoderASR`` and ``StreamingASR`` use it
+unchanged.
+
+Authors
+-------
+* speechbrain-tinyconf team 2026
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any, Mapping, Optional, Union
+
+from speechbrain.lobes.models.transformer.TransformerASR import TransformerASR
+
+from .encoder import SharedConformerEncoder
+from .sharing import SharingPlan
+
+
+class SharedTransformerASR(TransformerASR):
+    """``TransformerASR(encoder_module="conformer", ...)`` whose encoder follows ``sharing``.
+
+    Arguments are those of SpeechBrain's ``TransformerASR`` plus ``sharing``;
+    ``num_encoder_layers`` is the number of *virtual* layers.
+
+    Example
+    -------
+    >>> import torch
+    >>> asr = SharedTransformerASR(
+    ...     input_size=40, tgt_vocab=10, d_model=32, nhead=4, num_encoder_layers=6,
+    ...     num_decoder_layers=0, d_ffn=64, attention_type="RelPosMHAXL",
+    ...     positional_encoding=None, normalize_before=True, causal=False,
+    ...     sharing={"unique_blocks": 2},
+    ... )
+    >>> asr.encode(torch.rand(2, 12, 40)).shape
+    torch.Size([2, 12, 32])
+    """
+
+    def __init__(self, *args: Any, sharing: Union[None, SharingPlan, Mapping[str, Any]] = None, **kwargs: Any):
+        kwargs.setdefault("encoder_module", "conformer")
+        bound = inspect.signature(TransformerASR.__init__).bind(self, *args, **kwargs)
+        bound.apply_defaults()
+        hp = bound.arguments
+        if hp["encoder_module"] != "conformer":
+            raise ValueError(
+                f"SharedTransformerASR: encoder_module={hp['encoder_module']!r}; only 'conformer' can be shared"
+            )
+        # Validate the plan before SpeechBrain builds the full-size stack.
+        SharingPlan.from_config(sharing).validate(hp["num_encoder_layers"])
+        super().__init__(*args, **kwargs)
+        self.encoder = SharedConformerEncoder(
+            num_layers=hp["num_encoder_layers"],
+            d_model=hp["d_model"],
+            d_ffn=hp["d_ffn"],
+            nhead=hp["nhead"],
+            kernel_size=hp["kernel_size"],
+            activation=hp["conformer_activation"],
+            bias=hp["bias"],
+            dropout=hp["dropout"],
+            causal=self.causal,
+            attention_type=self.attention_type,
+            output_hidden_states=self.output_hidden_states,
+            layerdrop_prob=self.layerdrop_prob,
+            sharing=sharing,
+        )
+
+    @property
+    def plan(self) -> SharingPlan:
+        """The encoder's sharing plan."""
+        return self.encoder.plan

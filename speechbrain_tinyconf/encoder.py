@@ -1,0 +1,299 @@
+"""`SharedConformerEncoder`: SpeechBrain's Conformer encoder with a sharing plan.
+
+The encoder *is* a ``speechbrain.lobes.models.transformer.Conformer.ConformerEncoder``:
+it builds the same ``num_layers`` (virtual) ``ConformerEncoderLayer`` objects and
+then, following a :class:`~speechbrain_tinyconf.sharing.SharingPlan`,
+
+1. swaps chosen linears for :class:`LowRankLinear` (or parametrises raw weight
+   tensors as ``V @ U``), and
+2. ties parameters: every layer's parameter is replaced by the single tensor of
+   its owner key, so layers run SpeechBrain's own layer code on shared weights.
+
+Checkpoints store each shared tensor once, under the name of its first use; a
+load pre-hook re-expands them, and refuses checkpoints whose tying differs.
+
+Authors
+-------
+* speechbrain-tinyconf team 2026
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Mapping, Optional, Union
+
+import torch
+import torch.nn as nn
+from speechbrain.lobes.models.transformer.Conformer import (
+    ConformerEncoder,
+    ConformerEncoderLayer,
+    ConformerEncoderStreamingContext,
+)
+from speechbrain.nnet.activations import Swish
+from speechbrain.nnet.attention import RelPosMHAXL
+from speechbrain.utils.dynamic_chunk_training import DynChunkTrainConfig
+from torch.nn.utils import parametrize
+
+from .lowrank import LowRankLinear, LowRankWeight, check_rank
+from .sharing import ParamKind, SharingPlan
+
+BIAS_NAMES = ("bias", "pos_bias_u", "pos_bias_v")
+FACTOR_NAMES = {"U": "U", "V": "V", "original0": "U", "original1": "V"}
+
+
+class SharedConformerEncoder(ConformerEncoder):
+    """Conformer encoder whose ``num_layers`` virtual layers reuse weights.
+
+    Same arguments, forward and streaming API as SpeechBrain's
+    ``ConformerEncoder``, plus ``sharing`` (a :class:`SharingPlan` or a mapping).
+
+    Example
+    -------
+    >>> from speechbrain.nnet.attention import RelPosEncXL
+    >>> enc = SharedConformerEncoder(
+    ...     num_layers=8, d_model=64, d_ffn=128, nhead=4, kernel_size=7,
+    ...     sharing={"unique_blocks": 2, "low_rank": {"targets": ["ffn"], "rank": 16, "share": "U"}},
+    ... )
+    >>> x = torch.rand(2, 30, 64)
+    >>> out, _ = enc(x, pos_embs=RelPosEncXL(64)(x))
+    >>> out.shape
+    torch.Size([2, 30, 64])
+    >>> enc.layers[0].ffn_module1[1].ffn[0].U is enc.layers[2].ffn_module1[1].ffn[0].U
+    True
+    """
+
+    def __init__(
+        self,
+        num_layers: int,
+        d_model: int,
+        d_ffn: int,
+        nhead: int,
+        kernel_size: int = 31,
+        kdim: Optional[int] = None,
+        vdim: Optional[int] = None,
+        activation: type = Swish,
+        bias: bool = True,
+        dropout: float = 0.0,
+        causal: bool = False,
+        attention_type: str = "RelPosMHAXL",
+        output_hidden_states: bool = False,
+        layerdrop_prob: float = 0.0,
+        sharing: Union[None, SharingPlan, Mapping[str, Any]] = None,
+    ):
+        self.plan = SharingPlan.from_config(sharing)
+        self.plan.validate(num_layers)
+        super().__init__(
+            num_layers=num_layers,
+            d_model=d_model,
+            d_ffn=d_ffn,
+            nhead=nhead,
+            kernel_size=kernel_size,
+            kdim=kdim,
+            vdim=vdim,
+            activation=activation,
+            bias=bias,
+            dropout=dropout,
+            causal=causal,
+            attention_type=attention_type,
+            output_hidden_states=output_hidden_states,
+            layerdrop_prob=layerdrop_prob,
+        )
+        self.num_layers = num_layers
+        if self.plan.low_rank is not None:
+            for layer in self.layers:
+                _factorise_layer(layer, self.plan)
+        self._tie_parameters()
+        self.layer_scales: Optional[nn.Parameter] = None
+        if "scales" in self.plan.per_layer:
+            # (virtual layer, channel); ones keep the unscaled encoder at init.
+            self.layer_scales = nn.Parameter(torch.ones(num_layers, d_model))
+        self._aliases = tied_aliases(self)
+        self.register_state_dict_post_hook(_drop_aliases_hook)
+        self.register_load_state_dict_pre_hook(_expand_aliases_hook)
+
+    # ----------------------------------------------------------------- tying
+    def _tie_parameters(self) -> None:
+        owners: Dict[tuple, nn.Parameter] = {}
+        for index, layer in enumerate(self.layers):
+            for path, param in list(layer.named_parameters(remove_duplicate=False)):
+                key = self.plan.owner_key(index, self.num_layers, path, _param_kind(layer, path))
+                owner = owners.setdefault(key, param)
+                if owner is param:
+                    continue
+                if owner.shape != param.shape:
+                    raise ValueError(
+                        f"sharing: cannot tie layers.{index}.{path} {tuple(param.shape)} "
+                        f"to a tensor of shape {tuple(owner.shape)}"
+                    )
+                parent_path, _, leaf = path.rpartition(".")
+                setattr(layer.get_submodule(parent_path), leaf, owner)
+
+    def sharing_groups(self) -> Dict[str, List[str]]:
+        """``{canonical parameter name: [other names of the same tensor]}``."""
+        groups: Dict[str, List[str]] = {}
+        for alias, canonical in self._aliases.items():
+            groups.setdefault(canonical, []).append(alias)
+        return groups
+
+    # --------------------------------------------------------------- forward
+    def forward(
+        self,
+        src: torch.Tensor,
+        src_mask: Optional[torch.Tensor] = None,
+        src_key_padding_mask: Optional[torch.Tensor] = None,
+        pos_embs: Optional[torch.Tensor] = None,
+        dynchunktrain_config: Optional[DynChunkTrainConfig] = None,
+    ):
+        """Same contract as ``ConformerEncoder.forward``: ``(output, attention_list[, hidden])``."""
+        if self.layer_scales is None:
+            return super().forward(src, src_mask, src_key_padding_mask, pos_embs, dynchunktrain_config)
+        self._check_pos_embs(pos_embs)
+        output = src  # (batch, time, d_model)
+        attention_lst, hidden_state_lst = [], [output]
+        keep_probs = torch.rand(len(self.layers)) if self.layerdrop_prob > 0.0 else None
+        for i, enc_layer in enumerate(self.layers):
+            if self.training and keep_probs is not None and keep_probs[i] <= self.layerdrop_prob:
+                continue
+            output, attention = enc_layer(
+                output,
+                src_mask=src_mask,
+                src_key_padding_mask=src_key_padding_mask,
+                pos_embs=pos_embs,
+                dynchunktrain_config=dynchunktrain_config,
+            )
+            output = output * self.layer_scales[i]
+            attention_lst.append(attention)
+            hidden_state_lst.append(output)
+        output = self.norm(output)
+        if self.output_hidden_states:
+            return output, attention_lst, hidden_state_lst
+        return output, attention_lst
+
+    def forward_streaming(
+        self,
+        src: torch.Tensor,
+        context: ConformerEncoderStreamingContext,
+        pos_embs: Optional[torch.Tensor] = None,
+    ):
+        """Same contract as ``ConformerEncoder.forward_streaming`` (one chunk, mutable context)."""
+        if self.layer_scales is None:
+            return super().forward_streaming(src, context, pos_embs)
+        self._check_pos_embs(pos_embs)
+        output, attention_lst = src, []
+        for i, enc_layer in enumerate(self.layers):
+            output, attention = enc_layer.forward_streaming(output, pos_embs=pos_embs, context=context.layers[i])
+            output = output * self.layer_scales[i]
+            attention_lst.append(attention)
+        return self.norm(output), attention_lst
+
+    def _check_pos_embs(self, pos_embs: Optional[torch.Tensor]) -> None:
+        if self.attention_type == "RelPosMHAXL" and pos_embs is None:
+            raise ValueError("SharedConformerEncoder: RelPosMHAXL attention needs pos_embs")
+
+
+# ---------------------------------------------------------------------------
+# Low-rank replacement of a SpeechBrain ConformerEncoderLayer's linears.
+
+
+def _factorise_layer(layer: ConformerEncoderLayer, plan: SharingPlan) -> None:
+    lr = plan.low_rank
+    if "ffn" in lr.targets:
+        rank = lr.rank_for("ffn")
+        for ffn in (layer.ffn_module1, layer.ffn_module2):
+            seq = ffn[1].ffn  # Linear, act, Dropout, Linear
+            for idx in (0, 3):
+                _swap(seq, str(idx), rank, "ffn")
+    if "conv" in lr.targets:
+        rank = lr.rank_for("conv")
+        conv = layer.convolution_module
+        _swap(conv.bottleneck, "0", rank, "conv")  # pointwise Conv1d (d -> 2d)
+        _swap(conv.after_conv, "2", rank, "conv")  # pointwise Linear (d -> d)
+    if "attention" in lr.targets:
+        rank = lr.rank_for("attention")
+        mha = layer.mha_layer
+        if isinstance(mha, RelPosMHAXL):
+            _parametrise(mha, "in_proj_weight", rank)  # packed QKV read as a raw tensor
+            _swap(mha, "out_proj", rank, "attention")
+            _swap(mha, "linear_pos", rank, "attention")
+        elif hasattr(mha, "att") and isinstance(mha.att, nn.MultiheadAttention):
+            _parametrise(mha.att, "in_proj_weight", rank)
+            _parametrise(mha.att.out_proj, "weight", rank)  # read as a raw tensor by torch
+        else:
+            raise ValueError(
+                f"sharing.low_rank.targets: 'attention' is supported for RelPosMHAXL and regularMHA, "
+                f"not {type(mha).__name__}"
+            )
+
+
+def _swap(parent: nn.Module, name: str, rank: int, target: str) -> None:
+    full = getattr(parent, name) if not name.isdigit() else parent[int(name)]
+    out_f, in_f = _dims(full)
+    check_rank(rank, in_f, out_f, name=f"sharing.low_rank.rank.{target}")
+    low = LowRankLinear.from_linear(full, rank)
+    if name.isdigit():
+        parent[int(name)] = low
+    else:
+        setattr(parent, name, low)
+
+
+def _parametrise(module: nn.Module, name: str, rank: int) -> None:
+    out_f, in_f = getattr(module, name).shape
+    check_rank(rank, in_f, out_f, name="sharing.low_rank.rank.attention")
+    parametrize.register_parametrization(module, name, LowRankWeight(rank))
+
+
+def _dims(layer: nn.Module):
+    weight = layer.weight
+    return weight.shape[0], weight.shape[1]
+
+
+def _param_kind(layer: nn.Module, path: str) -> ParamKind:
+    parent_path, _, leaf = path.rpartition(".")
+    parent = layer.get_submodule(parent_path)
+    if isinstance(parent, nn.LayerNorm):
+        return ParamKind(is_norm=True)
+    if isinstance(parent, (LowRankLinear, parametrize.ParametrizationList)) and leaf in FACTOR_NAMES:
+        return ParamKind(factor=FACTOR_NAMES[leaf])
+    return ParamKind(is_bias=leaf in BIAS_NAMES)
+
+
+# ---------------------------------------------------------------------------
+# Checkpoints: shared tensors stored once.
+
+
+def tied_aliases(module: nn.Module) -> Dict[str, str]:
+    """``{alias name: canonical name}`` for every tensor reachable under several names."""
+    first: Dict[int, str] = {}
+    aliases: Dict[str, str] = {}
+    for name, tensor in list(module.named_parameters(remove_duplicate=False)) + list(
+        module.named_buffers(remove_duplicate=False)
+    ):
+        canonical = first.setdefault(id(tensor), name)
+        if canonical != name:
+            aliases[name] = canonical
+    return aliases
+
+
+def _drop_aliases_hook(module, state_dict, prefix, local_metadata) -> None:
+    for alias in module._aliases:
+        state_dict.pop(prefix + alias, None)
+
+
+def _expand_aliases_hook(module, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs):
+    untied = []
+    for alias, canonical in module._aliases.items():
+        key, source = prefix + alias, prefix + canonical
+        if key in state_dict:
+            same = source in state_dict and state_dict[key].shape == state_dict[source].shape and torch.equal(
+                state_dict[key], state_dict[source]
+            )
+            if not same:
+                untied.append(f"{key} (tied to {source} in this model)")
+            continue
+        if source in state_dict:
+            state_dict[key] = state_dict[source]
+    if untied:
+        shown = ", ".join(untied[:8]) + (f", ... ({len(untied)} in all)" if len(untied) > 8 else "")
+        error_msgs.append(
+            "checkpoint was saved with a different sharing plan: it stores separate tensors for "
+            f"keys this model ties: {shown}"
+        )

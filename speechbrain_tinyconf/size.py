@@ -1,0 +1,167 @@
+"""Size accounting for models with shared weights.
+
+``unique`` counts each tensor once however many layers use it (what memory and
+checkpoints hold); ``virtual`` counts every use (what the model would hold if
+nothing were shared).
+
+Authors
+-------
+* speechbrain-tinyconf team 2026
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import dataclass, field
+from typing import Callable, Dict, List, Optional, Tuple
+
+import torch
+import torch.nn as nn
+from torch.utils.flop_counter import FlopCounterMode
+
+from .sharing import module_of
+
+_LAYER = re.compile(r"^(.*?layers)\.\d+\.(.*)$")
+
+
+@dataclass
+class SizeReport:
+    """Parameter, byte and compute counts of a module (see :func:`size_report`)."""
+
+    unique_params: int
+    virtual_params: int
+    fp32_bytes: int
+    int8_bytes: int
+    checkpoint_bytes: int
+    breakdown: Dict[str, Tuple[int, int]] = field(default_factory=dict)
+    macs_per_second: Optional[int] = None
+    frame_rate: Optional[float] = None
+
+    def table(self) -> str:
+        """Markdown table of the breakdown and totals."""
+        rows: List[str] = ["| part | unique params | virtual params |", "|---|---:|---:|"]
+        for part, (unique, virtual) in self.breakdown.items():
+            rows.append(f"| {part} | {unique:,} | {virtual:,} |")
+        rows.append(f"| **total** | **{self.unique_params:,}** | **{self.virtual_params:,}** |")
+        rows.append("")
+        rows.append(
+            f"fp32 {self.fp32_bytes / 1e6:.2f} MB, int8 {self.int8_bytes / 1e6:.2f} MB, "
+            f"checkpoint {self.checkpoint_bytes / 1e6:.2f} MB"
+        )
+        if self.macs_per_second is not None:
+            rows.append(
+                f"{self.macs_per_second / 1e6:.1f} M MACs per second of input at {self.frame_rate:g} frames/s"
+            )
+        return "\n".join(rows)
+
+    def __str__(self) -> str:
+        return self.table()
+
+
+def part_of(name: str) -> str:
+    """Breakdown bucket of a parameter name: Conformer layers by module, else top-level child."""
+    match = _LAYER.match(name)
+    if match:
+        return f"{match.group(1)}.{module_of(match.group(2)) or 'norms'}"
+    head, _, rest = name.partition(".")
+    return head if rest else "(own)"
+
+
+def unique_tensors(module: nn.Module) -> List[Tuple[str, torch.Tensor]]:
+    """``(first name, tensor)`` for each distinct parameter/buffer."""
+    seen, out = set(), []
+    for name, tensor in list(module.named_parameters(remove_duplicate=False)) + list(
+        module.named_buffers(remove_duplicate=False)
+    ):
+        if id(tensor) not in seen:
+            seen.add(id(tensor))
+            out.append((name, tensor))
+    return out
+
+
+def checkpoint_bytes(module: nn.Module) -> int:
+    """Bytes ``torch.save(module.state_dict())`` writes."""
+    buffer = io.BytesIO()
+    torch.save(module.state_dict(), buffer)
+    return buffer.getbuffer().nbytes
+
+
+def count_macs(run: Callable[[], object]) -> int:
+    """Multiply-accumulates executed by ``run()`` (matmuls and convolutions)."""
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        run()
+    return counter.get_total_flops() // 2
+
+
+def size_report(
+    module: nn.Module,
+    frame_rate: Optional[float] = None,
+    macs_fn: Optional[Callable[[nn.Module, int], object]] = None,
+) -> SizeReport:
+    """Unique/virtual parameter counts, a per-part breakdown, bytes and MACs.
+
+    Arguments
+    ---------
+    module : torch.nn.Module
+        Any module; shared tensors are recognised by identity.
+    frame_rate : float, optional
+        Frames per second of input seen by ``module`` (e.g. 25 for a Conformer
+        after 4x subsampling of 10 ms frames). Needed for MACs.
+    macs_fn : callable, optional
+        ``macs_fn(module, num_frames)`` runs one forward on ``num_frames``
+        frames; its MACs for ``frame_rate`` frames are reported per second.
+
+    int8 bytes assume dynamic quantisation: matrices at 1 byte per weight,
+    vectors (norms, biases, scales) kept in fp32.
+
+    Example
+    -------
+    >>> lin = torch.nn.Linear(10, 10)
+    >>> twice = torch.nn.Sequential(lin, lin)
+    >>> r = size_report(twice)
+    >>> (r.unique_params, r.virtual_params)
+    (110, 220)
+    """
+    unique = unique_tensors(module)
+    unique_params = sum(t.numel() for _, t in unique if isinstance(t, nn.Parameter))
+    breakdown: Dict[str, List[int]] = {}
+    for name, tensor in unique:
+        if isinstance(tensor, nn.Parameter):
+            breakdown.setdefault(part_of(name), [0, 0])[0] += tensor.numel()
+    virtual_params = 0
+    for name, tensor in module.named_parameters(remove_duplicate=False):
+        virtual_params += tensor.numel()
+        breakdown.setdefault(part_of(name), [0, 0])[1] += tensor.numel()
+    fp32 = sum(t.numel() * 4 for _, t in unique)
+    int8 = sum(t.numel() * (1 if t.dim() >= 2 else 4) for _, t in unique)
+    macs = None
+    if macs_fn is not None:
+        if frame_rate is None:
+            raise ValueError("size_report: macs_fn needs frame_rate")
+        macs = count_macs(lambda: macs_fn(module, int(round(frame_rate))))
+    return SizeReport(
+        unique_params=unique_params,
+        virtual_params=virtual_params,
+        fp32_bytes=fp32,
+        int8_bytes=int8,
+        checkpoint_bytes=checkpoint_bytes(module),
+        breakdown={k: (v[0], v[1]) for k, v in breakdown.items()},
+        macs_per_second=macs,
+        frame_rate=frame_rate,
+    )
+
+
+def conformer_macs_fn(encoder: nn.Module, num_frames: int) -> None:
+    """``macs_fn`` for a (Shared)ConformerEncoder: one utterance of ``num_frames`` frames."""
+    from speechbrain.nnet.attention import RelPosEncXL
+
+    d_model = encoder.norm.norm.normalized_shape[0]
+    x = torch.zeros(1, num_frames, d_model)
+    pos = RelPosEncXL(d_model)(x) if encoder.attention_type == "RelPosMHAXL" else None
+    was_training = encoder.training
+    encoder.eval()
+    try:
+        encoder(x, pos_embs=pos)
+    finally:
+        encoder.train(was_training)
