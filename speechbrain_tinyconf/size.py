@@ -22,7 +22,8 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from .sharing import module_of
 
-_LAYER = re.compile(r"^(.*?layers)\.\d+\.(.*)$")
+# A Conformer layer inside any model: "<...>layers.<i>.<ffn_module1|mha_layer|...>".
+_LAYER = re.compile(r"^(.*?layers)\.\d+\.((?:ffn_module[12]|mha_layer|convolution_module|norm[12])\..*)$")
 
 
 @dataclass

@@ -134,7 +134,8 @@ TRANSITIVE = [
     ("SEND", "SENT", "SENDS", "SENDING"), ("LIKE", "LIKED", "LIKES", "LIKING"),
 ]
 # Transitive verbs used in the present tense (third person singular forms).
-HABIT_VERBS = [v for v in TRANSITIVE if v[0] in ("BUY", "SELL", "CLEAN", "WASH", "PAINT", "FIX", "MAKE", "CARRY")]
+HABIT_VERBS = [v for v in TRANSITIVE
+               if v[0] in ("BUY", "SELL", "CLEAN", "WASH", "PAINT", "FIX", "MAKE", "CARRY")]
 # Verbs that can take a person as indirect object: GAVE MARY A BOOK.
 DITRANSITIVE = [
     ("GIVE", "GAVE", "GIVES", "GIVING"), ("SHOW", "SHOWED", "SHOWS", "SHOWING"),
@@ -411,7 +412,10 @@ def t_modal(rng):
     modal = rng.choice(["WILL", "CAN", "CAN'T", "WON'T", "SHOULD", "MUST", "MIGHT", "COULD"])
     if rng.random() < 0.25:
         words = subj + [modal, rng.choice(INTRANSITIVE + MOTION)[0]]
-        words += _place_pp(rng) if words[-1] not in [m[0] for m in MOTION] else ["TO", "THE", rng.choice(PLACES)]
+        if words[-1] not in [m[0] for m in MOTION]:
+            words += _place_pp(rng)
+        else:
+            words += ["TO", "THE", rng.choice(PLACES)]
         return words + _maybe(rng, 0.5, _future_time)
     verb = rng.choice(TRANSITIVE)[0]
     words = subj + [modal, verb] + _thing_np(rng)
@@ -439,7 +443,10 @@ def t_description(rng):
         words.append(rng.choice(["VERY", "TOO", "NOT", "SO", "REALLY"]))
     words.append(adj)
     if rng.random() < 0.3:
-        words += _past_time(rng) if cop in ("WAS", "WERE", "FELT") else [rng.choice(["TODAY", "NOW", "TONIGHT"])]
+        if cop in ("WAS", "WERE", "FELT"):
+            words += _past_time(rng)
+        else:
+            words += [rng.choice(["TODAY", "NOW", "TONIGHT"])]
     return words
 
 
@@ -562,7 +569,8 @@ def t_think(rng):
 
 
 def t_imperative(rng):
-    verb = rng.choice(["PUT", "PUT", "LEAVE", "PLACE", "HIDE", "KEEP", "FIND", "BRING", "TAKE", "CLEAN", "MOVE"])
+    verb = rng.choice(["PUT", "PUT", "LEAVE", "PLACE", "HIDE", "KEEP", "FIND", "BRING", "TAKE",
+                       "CLEAN", "MOVE"])
     words = ([rng.choice(["PLEASE", "NOW", "THEN"])] if rng.random() < 0.5 else []) + [verb]
     words += _thing_np(rng, allow_number=rng.random() < 0.3)
     if verb in ("PUT", "LEAVE", "PLACE", "HIDE", "KEEP"):
@@ -613,7 +621,8 @@ def t_who_what(rng):
         words += _maybe(rng, 0.4, _past_time)
     elif r < 0.7:
         subj, _ = _subject(rng)
-        words = ["WHAT", "DID"] + subj + [rng.choice(["FIND", "BUY", "SELL", "BRING", "SEE", "MAKE", "COOK", "WANT"])]
+        words = ["WHAT", "DID"] + subj
+        words += [rng.choice(["FIND", "BUY", "SELL", "BRING", "SEE", "MAKE", "COOK", "WANT"])]
         words += _maybe(rng, 0.6, lambda r_: _place_pp(r_) if r_.random() < 0.5 else _past_time(r_))
     else:
         subj, sg = _subject(rng)
@@ -632,8 +641,11 @@ def t_compound(rng):
     elif r < 0.7:
         b = b_subj + [rng.choice(TRANSITIVE)[1], rng.choice(["IT", "THEM", "HIM", "HER"])]
     else:
-        b = b_subj + [rng.choice(["WAS", "FELT", "LOOKED"]) if b_subj[0] in ("HE", "SHE", "I") else rng.choice(["WERE", "FELT", "LOOKED"]),
-                      rng.choice(BEING_ADJ)]
+        if b_subj[0] in ("HE", "SHE", "I"):
+            cop = rng.choice(["WAS", "FELT", "LOOKED"])
+        else:
+            cop = rng.choice(["WERE", "FELT", "LOOKED"])
+        b = b_subj + [cop, rng.choice(BEING_ADJ)]
     conj = rng.choice(["AND", "BUT", "SO", "BECAUSE", "THEN", "AND THEN", "WHEN"]).split()
     return a + conj + b
 
@@ -664,11 +676,19 @@ def _split_rng(seed, name):
     return random.Random(f"mini-librispeech-text:{seed}:{name}")
 
 
-def generate_splits(n_train, n_dev, n_test, seed=0, max_tries=200):
+def generate_splits(n_train, n_dev, n_test, seed=0, max_tries=200,
+                    rare_target=None, common_accept=0.1):
     """Generate distinct sentences for the train/dev/test splits.
 
-    Each split has its own random stream.  Dev and test sentences are never
-    equal to a train sentence nor to each other.  For dev/test a candidate is
+    Each split has its own random stream.  Training sentences are drawn with
+    a light "rare word boost": a candidate whose words have all been seen at
+    least ``rare_target`` times already (default ``max(20, n_train // 300)``)
+    is only accepted with probability ``common_accept``.  This flattens the
+    word distribution so that every word of the grammar occurs ~20+ times in
+    6000 training sentences (instead of 2-5 times for the rarest ones).
+
+    Dev and test sentences are never equal to a train sentence nor to each
+    other.  For dev/test a candidate is
     rejected (up to ``max_tries`` times per sentence) if it contains a word
     that does not occur in the training transcripts, which yields 100% word
     coverage for realistic training sizes; with tiny training sets the best
@@ -679,12 +699,20 @@ def generate_splits(n_train, n_dev, n_test, seed=0, max_tries=200):
     splits = {}
     seen = set()
     train = []
+    counts = Counter()
+    if rare_target is None:
+        rare_target = max(20, n_train // 300)
     rng = _split_rng(seed, "train")
     while len(train) < n_train:
         sent = generate_sentence(rng)
-        if sent not in seen:
-            seen.add(sent)
-            train.append(sent)
+        if sent in seen:
+            continue
+        words = sent.split()
+        if min(counts[w] for w in words) >= rare_target and rng.random() >= common_accept:
+            continue
+        seen.add(sent)
+        train.append(sent)
+        counts.update(words)
     splits["train"] = train
     train_vocab = set(w for s in train for w in s.split())
     for name, n in (("dev", n_dev), ("test", n_test)):

@@ -1,0 +1,310 @@
+#!/usr/bin/env python3
+"""Train a weight-shared Conformer-transducer on LibriSpeech (or a corpus in its layout).
+
+    python recipes/LibriSpeech/train.py hparams/shared_lowrank_5M.yaml --data_folder /data/LibriSpeech
+
+Pipeline, top to bottom: data preparation (``librispeech_prepare.py``) ->
+sentencepiece unigram tokenizer on the training transcripts -> SpeechBrain
+``Brain`` training (speed perturbation, SpecAugment-style masking and warping,
+dynamic chunk training) -> checkpoint averaging of the best epochs -> greedy
+(or beam) transducer decoding of every test split, WER written to
+``wer_<split>.txt``. Multi-GPU: ``torchrun --nproc_per_node=N train.py <yaml>``.
+
+Authors
+-------
+* speechbrain-tinyconf team 2026
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import sys
+from pathlib import Path
+from typing import Dict, List
+
+import speechbrain as sb
+import torch
+from speechbrain.tokenizers.SentencePiece import SentencePiece
+from speechbrain.utils.distributed import if_main_process, run_on_main
+
+from speechbrain_tinyconf.checkpoints import FIT_RECOVERABLES, quarantine_incomplete_checkpoints
+from speechbrain_tinyconf.hparams import load_recipe_hparams, resolved_yaml
+from speechbrain_tinyconf.size import size_report
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from librispeech_prepare import prepare_librispeech  # noqa: E402
+
+logger = logging.getLogger(__name__)
+
+
+class TransducerASR(sb.Brain):
+    """Conformer-transducer with an auxiliary CTC head; everything else is SpeechBrain's."""
+
+    def compute_forward(self, batch, stage):
+        batch = batch.to(self.device)
+        wavs, wav_lens = batch.sig  # (batch, samples), relative lengths
+        tokens_bos, _ = batch.tokens_bos  # (batch, U+1), blank-prefixed
+        if stage == sb.Stage.TRAIN and hasattr(self.hparams, "wav_augment"):
+            wavs, wav_lens = self.hparams.wav_augment(wavs, wav_lens)
+            tokens_bos = self.hparams.wav_augment.replicate_labels(tokens_bos)
+
+        feats = self.hparams.compute_features(wavs)  # (batch, frames, n_mels)
+        if stage == sb.Stage.TRAIN and hasattr(self.hparams, "fea_augment"):
+            feats, _ = self.hparams.fea_augment(feats, wav_lens)
+            tokens_bos = self.hparams.fea_augment.replicate_labels(tokens_bos)
+        feats = self.modules.normalize(feats, wav_lens, epoch=self.hparams.epoch_counter.current)
+
+        chunking = self.hparams.dynchunktrain_config_sampler(stage) if self.hparams.streaming else None
+        src = self.modules.CNN(feats)  # (batch, frames/4, n_mels/4, channels)
+        enc = self.modules.enc(src, wav_lens, pad_idx=self.hparams.pad_index, dynchunktrain_config=chunking)
+        enc = self.modules.proj_enc(enc)  # (batch, T, joint_dim)
+
+        train = stage == sb.Stage.TRAIN
+        pred = torch.nn.functional.dropout(self.modules.emb(tokens_bos), self.hparams.dec_emb_dropout, training=train)
+        pred, _ = self.modules.dec(pred)
+        pred = torch.nn.functional.dropout(pred, self.hparams.dec_dropout, training=train)
+        pred = self.modules.proj_dec(pred)  # (batch, U+1, joint_dim)
+
+        joint = self.modules.Tjoint(enc.unsqueeze(2), pred.unsqueeze(1))  # (batch, T, U+1, joint_dim)
+        logits = self.modules.transducer_lin(joint)  # (batch, T, U+1, vocab)
+
+        outputs = {"logits": logits, "wav_lens": wav_lens}
+        if train and self._ctc_active():
+            outputs["p_ctc"] = self.hparams.log_softmax(self.modules.proj_ctc(enc))
+        if stage == sb.Stage.TEST:
+            outputs["hyps"] = self.hparams.Testsearcher(enc)[0]
+        elif stage == sb.Stage.VALID and self._decode_valid():
+            outputs["hyps"] = self.hparams.Greedysearcher(enc)[0]
+        return outputs
+
+    def _ctc_active(self) -> bool:
+        return self.hparams.ctc_weight > 0 and self.hparams.epoch_counter.current <= self.hparams.number_of_ctc_epochs
+
+    def _decode_valid(self) -> bool:
+        epoch = self.hparams.epoch_counter.current
+        return epoch % self.hparams.valid_search_interval == 0 or epoch >= self.hparams.number_of_epochs
+
+    def compute_objectives(self, predictions, batch, stage):
+        tokens, token_lens = batch.tokens
+        if stage == sb.Stage.TRAIN:
+            for augment in ("wav_augment", "fea_augment"):
+                if hasattr(self.hparams, augment):
+                    tokens, token_lens = getattr(self.hparams, augment).replicate_multiple_labels(tokens, token_lens)
+        wav_lens = predictions["wav_lens"]
+        loss = self.hparams.transducer_cost(predictions["logits"], tokens, wav_lens, token_lens)
+        if "p_ctc" in predictions:
+            ctc = self.hparams.ctc_cost(predictions["p_ctc"], tokens, wav_lens, token_lens)
+            loss = self.hparams.ctc_weight * ctc + (1 - self.hparams.ctc_weight) * loss
+        if "hyps" in predictions:
+            words = [self.tokenizer.decode_ids(h).split() for h in predictions["hyps"]]
+            self.wer_metric.append(batch.id, words, [w.split() for w in batch.wrd])
+            self.cer_metric.append(batch.id, words, [w.split() for w in batch.wrd])
+        return loss
+
+    def on_fit_batch_end(self, batch, outputs, loss, should_step):
+        self.batches_this_run = getattr(self, "batches_this_run", 0) + 1
+        if should_step:
+            self.hparams.noam_annealing(self.optimizer)
+
+    def on_stage_start(self, stage, epoch=None):
+        if stage != sb.Stage.TRAIN:
+            self.wer_metric = self.hparams.error_rate_computer()
+            self.cer_metric = self.hparams.cer_computer()
+
+    def on_stage_end(self, stage, stage_loss, epoch=None):
+        stats = {"loss": stage_loss}
+        if stage != sb.Stage.TRAIN and len(self.wer_metric.scores):
+            stats["WER"] = self.wer_metric.summarize("error_rate")
+            stats["CER"] = self.cer_metric.summarize("error_rate")
+        if stage == sb.Stage.TRAIN:
+            self.train_stats = stats
+            logger.info(
+                "epoch %s: %d batches computed by this process, epoch step %d",
+                epoch, getattr(self, "batches_this_run", 0), self.step,
+            )
+        elif stage == sb.Stage.VALID:
+            meta = {"epoch": epoch, "lr": self.hparams.noam_annealing.current_lr, "steps": self.optimizer_step}
+            self.hparams.train_logger.log_stats(stats_meta=meta, train_stats=self.train_stats, valid_stats=stats)
+            self.checkpointer.save_and_keep_only(
+                meta={"loss": stage_loss, "epoch": epoch, **({"WER": stats["WER"]} if "WER" in stats else {})},
+                min_keys=["loss"],
+                num_to_keep=self.hparams.avg_checkpoints,
+            )
+        else:
+            self.hparams.train_logger.log_stats(
+                stats_meta={"epochs trained": self.hparams.epoch_counter.current}, test_stats=stats
+            )
+            if if_main_process():
+                with open(self.hparams.test_wer_file, "w", encoding="utf-8") as out:
+                    self.wer_metric.write_stats(out)
+
+    def on_evaluate_start(self, max_key=None, min_key=None):
+        """Evaluates the average of the best checkpoints (by validation loss)."""
+        super().on_evaluate_start()
+        checkpoints = self.checkpointer.find_checkpoints(min_key=min_key, max_key=max_key)
+        if not checkpoints:
+            raise RuntimeError(f"no checkpoint to evaluate in {self.checkpointer.checkpoints_dir}")
+        averaged = sb.utils.checkpoints.average_checkpoints(checkpoints[: self.hparams.avg_checkpoints], "model")
+        self.hparams.model.load_state_dict(averaged, strict=True)
+        self.hparams.model.eval()
+        logger.info("evaluating the average of %d checkpoint(s)", min(len(checkpoints), self.hparams.avg_checkpoints))
+
+
+# ---------------------------------------------------------------------------
+# Data
+
+
+def prepare_csvs(hparams: Dict) -> Dict[str, Path]:
+    """Runs data preparation; returns ``{"train": csv, "valid": csv, <test split>: csv, ...}``."""
+    folder = Path(hparams["csv_folder"])
+    splits = list(hparams["train_splits"]) + list(hparams["dev_splits"]) + list(hparams["test_splits"])
+    run_on_main(
+        prepare_librispeech,
+        kwargs={
+            "data_folder": hparams["data_folder"],
+            "save_folder": str(folder),
+            "splits": splits,
+            "skip_prep": hparams["skip_prep"],
+            "validate_audio": hparams["validate_audio"],
+        },
+    )
+    run_on_main(_concat_csvs, args=[[folder / f"{s}.csv" for s in hparams["train_splits"]], Path(hparams["train_csv"])])
+    run_on_main(_concat_csvs, args=[[folder / f"{s}.csv" for s in hparams["dev_splits"]], Path(hparams["valid_csv"])])
+    csvs = {"train": Path(hparams["train_csv"]), "valid": Path(hparams["valid_csv"])}
+    csvs.update({split: folder / f"{split}.csv" for split in hparams["test_splits"]})
+    return csvs
+
+
+def _concat_csvs(sources: List[Path], target: Path) -> None:
+    rows, header = [], None
+    for source in sources:
+        with open(source, newline="", encoding="utf-8") as f:
+            reader = csv.reader(f)
+            header = next(reader)
+            rows.extend(reader)
+    tmp = target.with_suffix(".tmp")
+    with open(tmp, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(header)
+        writer.writerows(rows)
+    tmp.replace(target)
+
+
+def train_tokenizer(hparams: Dict, train_csv: Path):
+    """Sentencepiece model on the training transcripts (trained once, then reused)."""
+    model_dir = Path(hparams["save_folder"]).parent / "tokenizer"
+    # created once up front: SentencePiece's own makedirs races between DDP ranks
+    run_on_main(model_dir.mkdir, kwargs={"parents": True, "exist_ok": True})
+    spm = SentencePiece(
+        model_dir=str(model_dir),
+        vocab_size=hparams["vocab_size"],
+        annotation_train=str(train_csv),
+        annotation_read="wrd",
+        model_type=hparams["token_type"],
+        character_coverage=hparams["character_coverage"],
+    )
+    return spm.sp
+
+
+def dataio_prepare(hparams: Dict, csvs: Dict[str, Path], tokenizer):
+    """SpeechBrain datasets with audio and token pipelines."""
+
+    def load(path: Path):
+        return sb.dataio.dataset.DynamicItemDataset.from_csv(csv_path=str(path)).filtered_sorted(sort_key="duration")
+
+    train = sb.dataio.dataset.DynamicItemDataset.from_csv(csv_path=str(csvs["train"]))
+    train = train.filtered_sorted(
+        key_max_value={"duration": hparams["avoid_if_longer_than"]},
+        sort_key="duration" if hparams["sorting"] != "random" else None,
+        reverse=hparams["sorting"] == "descending",
+    )
+    if hparams["sorting"] != "random":
+        hparams["train_dataloader_opts"]["shuffle"] = False
+    valid = load(csvs["valid"])
+    tests = {name: load(path) for name, path in csvs.items() if name not in ("train", "valid")}
+    datasets = [train, valid, *tests.values()]
+
+    @sb.utils.data_pipeline.takes("wav")
+    @sb.utils.data_pipeline.provides("sig")
+    def audio_pipeline(wav):
+        return sb.dataio.dataio.read_audio(wav)
+
+    @sb.utils.data_pipeline.takes("wrd")
+    @sb.utils.data_pipeline.provides("wrd", "tokens_bos", "tokens")
+    def text_pipeline(wrd):
+        yield wrd
+        ids = tokenizer.encode_as_ids(wrd)
+        yield torch.LongTensor([hparams["bos_index"]] + ids)
+        yield torch.LongTensor(ids)
+
+    sb.dataio.dataset.add_dynamic_item(datasets, audio_pipeline)
+    sb.dataio.dataset.add_dynamic_item(datasets, text_pipeline)
+    sb.dataio.dataset.set_output_keys(datasets, ["id", "sig", "wrd", "tokens_bos", "tokens"])
+
+    samplers = {}
+    if hparams["dynamic_batching"]:
+        from speechbrain.dataio.sampler import DynamicBatchSampler
+
+        opts = hparams["dynamic_batch_sampler"]
+        for name, data, limit in (("train", train, opts["max_batch_len"]), ("valid", valid, opts["max_batch_len_val"])):
+            samplers[name] = DynamicBatchSampler(
+                data,
+                limit,
+                num_buckets=opts["num_buckets"],
+                length_func=lambda x: x["duration"],
+                shuffle=opts["shuffle_ex"] and name == "train",
+                batch_ordering=opts["batch_ordering"] if name == "train" else "ascending",
+                max_batch_ex=opts["max_batch_ex"],
+            )
+    return train, valid, tests, samplers
+
+
+# ---------------------------------------------------------------------------
+
+
+def main(argv: List[str]) -> None:
+    hparams_file, run_opts, overrides = sb.parse_arguments(argv)
+    sb.utils.distributed.ddp_init_group(run_opts)
+    hparams = load_recipe_hparams(hparams_file, overrides)
+    sb.create_experiment_directory(experiment_directory=hparams["output_folder"], overrides=overrides)
+    if if_main_process():
+        # The effective recipe (base + variant + command line), for export and reproduction.
+        Path(hparams["output_folder"], "hyperparams.yaml").write_text(resolved_yaml(hparams_file, overrides))
+
+    report = size_report(hparams["model"])
+    logger.info(
+        "%s: %s unique / %s virtual parameters, %d virtual Conformer layers",
+        hparams["variant"], f"{report.unique_params:,}", f"{report.virtual_params:,}", hparams["num_encoder_layers"],
+    )
+
+    csvs = prepare_csvs(hparams)
+    tokenizer = train_tokenizer(hparams, csvs["train"])
+    train, valid, tests, samplers = dataio_prepare(hparams, csvs, tokenizer)
+
+    asr = TransducerASR(
+        modules=hparams["modules"],
+        opt_class=hparams["opt_class"],
+        hparams=hparams,
+        run_opts=run_opts,
+        checkpointer=hparams["checkpointer"],
+    )
+    asr.tokenizer = tokenizer
+    # A run killed while saving leaves a half-written checkpoint: resume from the one before.
+    required = [*hparams["checkpointer"].recoverables, *FIT_RECOVERABLES]
+    run_on_main(quarantine_incomplete_checkpoints, args=[hparams["save_folder"], required])
+    train_opts, valid_opts = dict(hparams["train_dataloader_opts"]), dict(hparams["valid_dataloader_opts"])
+    if "train" in samplers:
+        train_opts = {"batch_sampler": samplers["train"], "num_workers": hparams["num_workers"]}
+        valid_opts = {"batch_sampler": samplers["valid"], "num_workers": hparams["num_workers"]}
+    asr.fit(asr.hparams.epoch_counter, train, valid, train_loader_kwargs=train_opts, valid_loader_kwargs=valid_opts)
+
+    for name, data in tests.items():
+        asr.hparams.test_wer_file = f"{hparams['wer_file_prefix']}{name}.txt"
+        asr.evaluate(data, min_key="loss", test_loader_kwargs=hparams["test_dataloader_opts"])
+        if if_main_process():
+            logger.info("%s WER written to %s", name, asr.hparams.test_wer_file)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

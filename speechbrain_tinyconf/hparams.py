@@ -1,0 +1,84 @@
+"""Variant hparams files: a few model lines on top of one shared recipe YAML.
+
+A variant (e.g. ``hparams/shared_lowrank_5M.yaml``) is plain YAML naming its
+base with ``recipe: <file>`` and overriding the base's top-level keys (model
+sizes, the sharing plan, output folder). Command-line overrides win over both.
+A file without ``recipe:`` is loaded as an ordinary hyperpyyaml file.
+
+Authors
+-------
+* speechbrain-tinyconf team 2026
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Dict, Mapping, Optional, Tuple, Union
+
+import yaml
+from hyperpyyaml import load_hyperpyyaml, resolve_references
+
+Overrides = Union[None, str, Mapping[str, Any]]
+HEADER = re.compile(
+    r"unique params:\s*([\d,]+).*?virtual params:\s*([\d,]+).*?virtual depth:\s*(\d+)", re.S
+)
+
+
+class _TagTolerantLoader(yaml.SafeLoader):
+    """Reads hyperpyyaml files as plain data (tagged nodes become None)."""
+
+
+_TagTolerantLoader.add_multi_constructor("!", lambda loader, suffix, node: None)
+
+
+def _as_dict(overrides: Overrides, where: str) -> Dict[str, Any]:
+    if not overrides:
+        return {}
+    if isinstance(overrides, str):
+        overrides = yaml.safe_load(overrides) or {}
+    if not isinstance(overrides, Mapping):
+        raise ValueError(f"{where}: expected a mapping of overrides, got {overrides!r}")
+    return dict(overrides)
+
+
+def variant_overrides(path: Union[str, Path], overrides: Overrides = None) -> Tuple[Path, Dict[str, Any]]:
+    """``(base recipe path, merged overrides)`` for a variant file."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"hparams file not found: {path}")
+    try:
+        variant = yaml.load(path.read_text(encoding="utf-8"), Loader=_TagTolerantLoader) or {}
+    except yaml.YAMLError as err:
+        raise ValueError(f"{path}: invalid YAML ({err})") from err
+    if not isinstance(variant, dict):
+        raise ValueError(f"{path}: expected a mapping at top level")
+    base = variant.pop("recipe", None)
+    base_path = path if base is None else (path.parent / base).resolve()
+    if not base_path.is_file():
+        raise FileNotFoundError(f"{path}: recipe: {base} does not exist ({base_path})")
+    merged = {**variant, **_as_dict(overrides, "overrides")} if base is not None else _as_dict(overrides, "overrides")
+    return base_path, merged
+
+
+def load_recipe_hparams(path: Union[str, Path], overrides: Overrides = None) -> Dict[str, Any]:
+    """Instantiates a variant (or plain hyperpyyaml) hparams file with overrides."""
+    base_path, merged = variant_overrides(path, overrides)
+    with open(base_path, encoding="utf-8") as stream:
+        return load_hyperpyyaml(stream, merged)
+
+
+def resolved_yaml(path: Union[str, Path], overrides: Overrides = None) -> str:
+    """The base recipe text with the variant's and the command line's values applied."""
+    base_path, merged = variant_overrides(path, overrides)
+    with open(base_path, encoding="utf-8") as stream:
+        return resolve_references(stream, merged).getvalue()
+
+
+def declared_sizes(path: Union[str, Path]) -> Optional[Tuple[int, int, int]]:
+    """``(unique, virtual, depth)`` stated in a variant's header comment, if any."""
+    header = "".join(line for line in Path(path).read_text(encoding="utf-8").splitlines(True) if line.startswith("#"))
+    match = HEADER.search(header)
+    if not match:
+        return None
+    return int(match.group(1).replace(",", "")), int(match.group(2).replace(",", "")), int(match.group(3))

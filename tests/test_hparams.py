@@ -1,0 +1,60 @@
+"""Every hparams variant instantiates, and its header states its true sizes."""
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from speechbrain_tinyconf import SharedConformerEncoder, size_report
+from speechbrain_tinyconf.hparams import declared_sizes, load_recipe_hparams, variant_overrides
+
+ROOT = Path(__file__).resolve().parents[1]
+VARIANTS = sorted(p for p in (ROOT / "hparams").glob("*.yaml") if p.name != "transducer_recipe.yaml")
+
+
+def test_all_variants_present():
+    names = {p.stem for p in VARIANTS}
+    assert {"conformer_baseline", "repeat_layers", "shared_modules", "shared_subcomponents", "lowrank", "shared_lowrank_5M"} <= names
+
+
+@pytest.mark.parametrize("path", VARIANTS, ids=lambda p: p.stem)
+def test_variant_sizes_match_header(path):
+    hp = load_recipe_hparams(path, {"data_folder": "/nonexistent"})
+    report = size_report(torch.nn.ModuleDict(dict(hp["modules"])))
+    encoder = hp["Transformer"].encoder
+    assert isinstance(encoder, SharedConformerEncoder)
+    declared = declared_sizes(path)
+    assert declared is not None, f"{path.name}: header must state unique/virtual params and virtual depth"
+    assert declared == (report.unique_params, report.virtual_params, len(encoder.layers))
+    # the recipe's `model` (what is checkpointed) holds exactly these parameters
+    assert size_report(hp["model"]).unique_params == report.unique_params
+
+
+def test_headline_budget():
+    path = ROOT / "hparams" / "shared_lowrank_5M.yaml"
+    hp = load_recipe_hparams(path, {"data_folder": "/nonexistent"})
+    report = size_report(hp["model"])
+    assert report.unique_params <= 5_000_000
+    assert len(hp["Transformer"].encoder.layers) >= 16
+    assert report.virtual_params > 2 * report.unique_params  # sharing really happens
+
+
+def test_command_line_overrides_win(tmp_path):
+    path = ROOT / "hparams" / "repeat_layers.yaml"
+    base, merged = variant_overrides(path, "num_encoder_layers: 4\nsharing: {unique_blocks: 1}")
+    assert base.name == "transducer_recipe.yaml"
+    assert merged["num_encoder_layers"] == 4 and merged["sharing"] == {"unique_blocks": 1}
+    assert merged["variant"] == "repeat_layers"
+
+
+def test_bad_variant_files_name_the_problem(tmp_path):
+    missing = tmp_path / "v.yaml"
+    missing.write_text("recipe: nowhere.yaml\n")
+    with pytest.raises(FileNotFoundError, match="nowhere.yaml"):
+        variant_overrides(missing)
+    with pytest.raises(FileNotFoundError, match="hparams file not found"):
+        variant_overrides(tmp_path / "absent.yaml")
+    bad_plan = tmp_path / "bad.yaml"
+    bad_plan.write_text(f"recipe: {ROOT / 'hparams' / 'transducer_recipe.yaml'}\nsharing: {{unique_blocks: 5}}\n")
+    with pytest.raises(ValueError, match=r"sharing\.unique_blocks=5"):
+        load_recipe_hparams(bad_plan, {"data_folder": "/x"})
