@@ -66,7 +66,7 @@ def part_of(name: str) -> str:
     if match:
         return f"{match.group(1)}.{module_of(match.group(2)) or 'norms'}"
     head, _, rest = name.partition(".")
-    return head if rest else "(own)"
+    return head if rest else name
 
 
 def unique_tensors(module: nn.Module) -> List[Tuple[str, torch.Tensor]]:

@@ -10,9 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from speechbrain_tinyconf.checkpoints import FIT_RECOVERABLES, checkpoint_problem
+
 ROOT = Path(__file__).resolve().parents[1]
 TRAIN = ROOT / "recipes" / "LibriSpeech" / "train.py"
 TINY = ROOT / "tests" / "configs" / "tiny.yaml"
+REQUIRED = ["model", "scheduler", "normalizer", "counter", *FIT_RECOVERABLES]
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
 
 
@@ -27,7 +30,11 @@ def _valid_losses(out: Path):
 
 def test_train_valid_test_and_learning(tone_corpus, tmp_path):
     out = tmp_path / "run"
-    proc = subprocess.run(_cmd(tone_corpus, out, "--number_of_epochs", "6"), capture_output=True, text=True, env=ENV, timeout=600)
+    # test set decoded with beam search (valid uses greedy)
+    proc = subprocess.run(
+        _cmd(tone_corpus, out, "--number_of_epochs", "6", "--test_beam_size", "2"),
+        capture_output=True, text=True, env=ENV, timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     losses = _valid_losses(out)
     assert len(losses) == 6
@@ -48,10 +55,14 @@ def test_killed_run_resumes_without_losing_steps(tone_corpus, tmp_path):
     deadline = time.time() + 300
     killed_at = None
     while time.time() < deadline and proc.poll() is None:
-        intra = [c for c in save.glob("CKPT+*/CKPT.yaml") if "end-of-epoch: false" in c.read_text()]
+        # kill once an intra-epoch checkpoint is completely written (torn ones: test_checkpoints_guard)
+        intra = [
+            c.parent for c in save.glob("CKPT+*/CKPT.yaml")
+            if "end-of-epoch: false" in c.read_text() and not checkpoint_problem(c.parent, REQUIRED)
+        ]
         if intra:
             proc.send_signal(signal.SIGKILL)
-            killed_at = intra[0].parent
+            killed_at = intra[0]
             break
         time.sleep(0.05)
     proc.wait()

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import logging
+import shlex
 import sys
 from pathlib import Path
 from typing import Dict, List
@@ -269,6 +270,9 @@ def main(argv: List[str]) -> None:
     hparams = load_recipe_hparams(hparams_file, overrides)
     sb.create_experiment_directory(experiment_directory=hparams["output_folder"], overrides=overrides)
     if if_main_process():
+        Path(hparams["output_folder"], "command.txt").write_text(
+            " ".join(["python", *(shlex.quote(a) for a in [sys.argv[0], *argv])]) + "\n"
+        )
         # The effective recipe (base + variant + command line), for export and reproduction.
         Path(hparams["output_folder"], "hyperparams.yaml").write_text(resolved_yaml(hparams_file, overrides))
 

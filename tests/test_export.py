@@ -1,0 +1,309 @@
+"""Pretrained-model packaging: export a recipe run, load it offline with plain SpeechBrain, CLI.
+
+One tiny run (2 epochs on the tone corpus) is trained once for the module. A model this
+small does not learn to emit tokens in a few steps (it outputs nothing), which would make
+the "exported output == recipe output" checks vacuous; so the fixture replaces the joint's
+output layer in every checkpoint by a fixed random one, which makes the greedy search emit
+tokens. Both sides (recipe and export) read those same checkpoints.
+"""
+
+import os
+import re
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+TRAIN = ROOT / "recipes" / "LibriSpeech" / "train.py"
+TINY = ROOT / "tests" / "configs" / "tiny.yaml"
+SAMPLE = ROOT.parent / "shared" / "librispeech-sample" / "LibriSpeech" / "test-clean"
+ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1", "HF_HUB_OFFLINE": "1"}
+
+
+def _no_network(*args, **kwargs):
+    raise OSError("network access attempted during an offline test")
+
+
+@pytest.fixture(scope="module")
+def offline():
+    """HF_HUB_OFFLINE=1 and every socket connection refused."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("HF_HUB_OFFLINE", "1")
+    mp.setattr(socket.socket, "connect", _no_network)
+    mp.setattr(socket, "create_connection", _no_network)
+    yield
+    mp.undo()
+
+
+@pytest.fixture(scope="module")
+def run_dir(tone_corpus, tmp_path_factory):
+    out = tmp_path_factory.mktemp("export") / "run"
+    cmd = [sys.executable, str(TRAIN), str(TINY), "--data_folder", str(tone_corpus), "--output_folder", str(out),
+           "--device", "cpu", "--number_of_epochs", "2"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=ENV, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    gen = torch.Generator().manual_seed(0)
+    for path in sorted((out / "save").glob("CKPT+*/model.ckpt")):
+        state = torch.load(path)
+        weight = state["7.w.weight"]  # transducer_lin (index 7 of the recipe's `model`)
+        state["7.w.weight"] = 3 * torch.randn(weight.shape, generator=gen)
+        torch.save(state, path)
+    return out
+
+
+@pytest.fixture(scope="module")
+def model_dir(run_dir):
+    out = run_dir.parent / "model"
+    proc = subprocess.run([sys.executable, "-m", "speechbrain_tinyconf.export", str(run_dir), str(out)],
+                          capture_output=True, text=True, env=ENV, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return out
+
+
+@pytest.fixture(scope="module")
+def recipe(run_dir):
+    """The recipe's model as its own evaluation sets it up: recover, then load the average of the best."""
+    import sentencepiece as spm
+    from speechbrain.utils.checkpoints import average_checkpoints
+
+    from speechbrain_tinyconf.hparams import load_recipe_hparams
+
+    hp = load_recipe_hparams(run_dir / "hyperparams.yaml")
+    hp["checkpointer"].recover_if_possible()  # Brain.on_evaluate_start
+    best = hp["checkpointer"].find_checkpoints(min_key="loss")[: hp["avg_checkpoints"]]
+    hp["model"].load_state_dict(average_checkpoints(best, "model"), strict=True)
+    for module in (hp["model"], hp["normalize"]):
+        module.eval()
+    tok = spm.SentencePieceProcessor()
+    tok.load(str(next((run_dir / "tokenizer").glob("*.model"))))
+    hp["tok"] = tok
+    return hp
+
+
+@pytest.fixture(scope="module")
+def asr(model_dir, offline, tmp_path_factory):
+    from speechbrain.inference.ASR import EncoderDecoderASR
+
+    return EncoderDecoderASR.from_hparams(source=str(model_dir), savedir=str(tmp_path_factory.mktemp("savedir")))
+
+
+@pytest.fixture(scope="module")
+def streaming_asr(model_dir, offline, tmp_path_factory):
+    from speechbrain.inference.ASR import StreamingASR
+
+    return StreamingASR.from_hparams(source=str(model_dir), savedir=str(tmp_path_factory.mktemp("savedir_stream")))
+
+
+@pytest.fixture(scope="module")
+def audio_files(tone_corpus, tmp_path_factory):
+    """A 16 kHz mono tone file and its stereo, 8 kHz and 44.1 kHz versions."""
+    import torchaudio
+
+    src = sorted((tone_corpus / "test").rglob("*.flac"))[0]
+    wav, rate = sf.read(src, dtype="float32")
+    folder = tmp_path_factory.mktemp("audio")
+    files = {"mono": folder / "mono.wav", "stereo": folder / "stereo.wav"}
+    sf.write(files["mono"], wav, rate)
+    sf.write(files["stereo"], np.stack([wav, wav], axis=1), rate)
+    for new in (8000, 44100):
+        files[str(new)] = folder / f"rate{new}.flac"
+        res = torchaudio.functional.resample(torch.from_numpy(wav), rate, new).numpy()
+        sf.write(files[str(new)], res, new)
+    return files
+
+
+def _recipe_greedy(hp, wav):
+    """features -> normalize -> CNN -> enc -> proj_enc -> Greedysearcher, as train.py's compute_forward."""
+    with torch.no_grad():
+        lens = torch.tensor([1.0])
+        feats = hp["normalize"](hp["compute_features"](wav[None]), lens)
+        enc = hp["proj_enc"](hp["enc"](hp["CNN"](feats), lens, pad_idx=hp["pad_index"]))
+        tokens = hp["Greedysearcher"](enc)[0][0]
+    return enc, tokens, hp["tok"].decode_ids(tokens)
+
+
+def _real_recordings(n=2):
+    files = sorted(SAMPLE.rglob("*.flac"))[:n] if SAMPLE.is_dir() else []
+    return files
+
+
+# ---------------------------------------------------------------------------
+
+
+def test_export_folder_is_self_contained(run_dir, model_dir, asr, recipe):
+    from speechbrain.nnet.containers import LengthsCapableSequential
+
+    from speechbrain_tinyconf.size import size_report
+
+    names = sorted(p.name for p in model_dir.iterdir())
+    assert names == ["README.md", "hyperparams.yaml", "model.ckpt", "normalizer.ckpt", "tokenizer.ckpt"]
+    text = (model_dir / "hyperparams.yaml").read_text()
+    assert "pretrainer" in text and "paths:" not in text  # files come from the source folder itself
+    assert isinstance(asr.mods.encoder, LengthsCapableSequential)
+    # Same weights (averaged like the recipe) and the same sharing: tied tensors stay tied.
+    exported = asr.hparams.model.state_dict()
+    expected = recipe["model"].state_dict()
+    assert exported.keys() == expected.keys()
+    assert all(torch.equal(exported[k], expected[k]) for k in expected)
+    assert size_report(asr.hparams.model).unique_params == size_report(recipe["model"]).unique_params
+    enc = asr.hparams.enc.transformer.encoder
+    assert enc.plan == recipe["enc"].transformer.encoder.plan
+    assert enc.layers[0].ffn_module1[1].ffn[0].U is enc.layers[2].ffn_module1[1].ffn[0].U
+    assert torch.equal(asr.hparams.normalize.glob_mean, recipe["normalize"].glob_mean)
+    # Each shared tensor stored once: the file holds the unique parameters only.
+    assert len(torch.load(model_dir / "model.ckpt")) == len(expected)
+    # savedir: links to the source files; savedir == source works too and writes nothing.
+    assert all(p.is_symlink() for p in Path(asr.hparams.savedir).iterdir())
+    from speechbrain.inference.ASR import EncoderDecoderASR
+
+    again = EncoderDecoderASR.from_hparams(source=str(model_dir), savedir=str(model_dir))
+    assert sorted(p.name for p in model_dir.iterdir()) == names
+    assert torch.equal(again.hparams.transducer_lin.w.weight, asr.hparams.transducer_lin.w.weight)
+
+
+def test_transcription_equals_recipe_greedy(asr, recipe, audio_files):
+    files = [audio_files["mono"], *_real_recordings()]
+    for path in files:
+        wav = asr.load_audio(str(path))
+        enc_ref, tokens_ref, text_ref = _recipe_greedy(recipe, wav)
+        enc = asr.encode_batch(wav[None], torch.tensor([1.0]))
+        assert torch.allclose(enc, enc_ref, atol=1e-6), path
+        words, tokens = asr.transcribe_batch(wav[None], torch.tensor([1.0]))
+        assert tokens[0] == tokens_ref and words[0] == text_ref, path
+        assert asr.transcribe_file(str(path)) == text_ref
+        assert text_ref  # non-empty: the comparison is not vacuous
+    if not _real_recordings():
+        pytest.skip(f"real LibriSpeech recordings absent ({SAMPLE}); only the generated file was checked")
+
+
+def test_streaming_equals_direct_chunked_decoding(streaming_asr, recipe, audio_files):
+    from speechbrain.decoders.transducer import TransducerGreedySearcherStreamingContext
+    from speechbrain.lobes.features import StreamingFeatureWrapper
+    from speechbrain.nnet.containers import LengthsCapableSequential
+    from speechbrain.utils.dynamic_chunk_training import DynChunkTrainConfig
+    from speechbrain.utils.filter_analysis import stack_filter_properties
+    from speechbrain.utils.streaming import split_fixed_chunks
+
+    from speechbrain_tinyconf.transcribe import transcribe_streaming
+
+    hp = recipe
+    config = DynChunkTrainConfig(8, 2)
+    extractor = StreamingFeatureWrapper(
+        LengthsCapableSequential(hp["compute_features"], hp["normalize"], hp["CNN"]),
+        stack_filter_properties([hp["compute_features"], hp["CNN"]]),
+    )
+    for path in [audio_files["mono"], *_real_recordings(1)]:
+        chunks = list(streaming_asr.transcribe_file_streaming(str(path), config, use_torchaudio_streaming=False))
+        assert len(chunks) > 2
+        wav = streaming_asr.load_audio(str(path))
+        size = (extractor.properties.stride - 1) * config.chunk_size
+        pieces = list(split_fixed_chunks(wav[None], size))
+        pieces += [torch.zeros(1, size)] * extractor.get_recommended_final_chunk_count(size)
+        fea_ctx, enc_ctx = extractor.make_streaming_context(), hp["Transformer"].make_streaming_context(config)
+        dec_ctx, tokens = TransducerGreedySearcherStreamingContext(), []
+        with torch.no_grad():
+            for piece in pieces:
+                x = extractor(piece, context=fea_ctx, lengths=torch.tensor([1.0]))
+                x = hp["proj_enc"](hp["Transformer"].encode_streaming(x, enc_ctx))
+                tokens += hp["Greedysearcher"].transducer_greedy_decode_streaming(x, dec_ctx)[0]
+        assert tokens, "streaming decoded nothing: the comparison would be vacuous"
+        assert "".join(chunks) == hp["tok"].decode_ids(tokens)
+        assert list(transcribe_streaming(streaming_asr, wav, config)) == chunks
+
+
+def test_model_card_numbers_come_from_the_run(run_dir, model_dir, asr):
+    from speechbrain_tinyconf.export import parse_model_card
+    from speechbrain_tinyconf.size import size_report
+
+    front, body = parse_model_card((model_dir / "README.md").read_text())
+    assert front["language"] == "en" and front["license"] == "apache-2.0" and front["library_name"] == "speechbrain"
+    assert {"automatic-speech-recognition", "conformer", "transducer", "weight-sharing", "low-rank"} <= set(front["tags"])
+    assert front["datasets"]
+    results = front["model-index"][0]["results"]
+    wer_files = sorted(run_dir.glob("wer_*.txt"))
+    assert len(results) == len(wer_files) >= 1
+    for result, path in zip(results, wer_files):
+        wer = float(re.search(r"%WER ([\d.]+)", path.read_text()).group(1))
+        assert result["metrics"][0] == {"type": "wer", "value": wer, "name": f"WER ({path.stem[4:]})"}
+        assert re.search(rf"\| {path.stem[4:]} \| {wer:.2f} \|", body)
+    report = size_report(asr.hparams.model)
+    assert re.search(rf"\| unique \(stored once\) \| {report.unique_params:,} \|", body)
+    assert re.search(rf"\| virtual \(every use counted\) \| {report.virtual_params:,} \|", body)
+    assert "unique_blocks: 2" in body  # the sharing plan of tests/configs/tiny.yaml
+    assert "EncoderDecoderASR.from_hparams" in body and "StreamingASR" in body and "## Limitations" in body
+    command = (run_dir / "command.txt").read_text().strip()  # recorded by train.py
+    assert "train.py" in command and "tiny.yaml" in command and command in body
+
+
+def test_export_best_checkpoint_and_errors(run_dir, tmp_path):
+    from speechbrain.utils.checkpoints import Checkpointer
+
+    from speechbrain_tinyconf.export import export, main
+
+    out = export(run_dir, tmp_path / "best", ckpt="best")
+    best = Checkpointer(str(run_dir / "save")).find_checkpoints(min_key="loss")[0]
+    saved, ref = torch.load(out / "model.ckpt"), torch.load(best.paramfiles["model"])
+    assert all(torch.equal(saved[k], ref[k]) for k in ref)
+    assert "the checkpoint with the lowest validation loss" in (out / "README.md").read_text()
+    assert main([str(tmp_path), str(tmp_path / "x")]) == 2  # no hyperparams.yaml
+
+    # A folder whose sharing plan does not match its weights fails to load, loudly (strict load).
+    text = (out / "hyperparams.yaml").read_text()
+    assert "unique_blocks: 2" in text
+    (out / "hyperparams.yaml").write_text(text.replace("unique_blocks: 2", "unique_blocks: 4"))
+    from speechbrain.inference.ASR import EncoderDecoderASR
+
+    with pytest.raises(RuntimeError, match="Missing key"):
+        EncoderDecoderASR.from_hparams(source=str(out), savedir=None)
+
+
+def test_cli_transcribes_resamples_and_reports_bad_files(model_dir, asr, audio_files, tmp_path):
+    corrupt = tmp_path / "corrupt.flac"
+    corrupt.write_bytes(b"fLaC" + os.urandom(300))
+    unsupported = tmp_path / "notes.txt"
+    unsupported.write_text("not audio\n")
+    missing = tmp_path / "missing.wav"
+    short = tmp_path / "short.wav"
+    sf.write(short, np.zeros(100, dtype=np.float32), 16000)
+    good = [audio_files[k] for k in ("mono", "stereo", "8000", "44100")]
+    cmd = [sys.executable, "-m", "speechbrain_tinyconf.transcribe", str(model_dir), str(good[0]), str(missing),
+           str(corrupt), str(good[1]), str(unsupported), str(good[2]), str(short), str(good[3])]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=ENV, timeout=300)
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    lines = dict(line.split("\t", 1) for line in proc.stdout.splitlines())
+    assert list(lines) == [str(p) for p in good]  # bad files skipped, the others still transcribed
+    for path in good:  # same text as SpeechBrain's own load_audio path (resampling, downmix)
+        assert lines[str(path)] == asr.transcribe_file(str(path)), path
+    assert lines[str(good[1])] == lines[str(good[0])]  # stereo of identical channels == mono
+    assert f"{missing}: file not found" in proc.stderr
+    assert f"{corrupt}: cannot decode audio" in proc.stderr and f"{unsupported}: cannot decode audio" in proc.stderr
+    assert f"{short}: too short (100 samples" in proc.stderr
+
+
+def test_cli_streaming(model_dir, streaming_asr, audio_files, tmp_path):
+    from speechbrain.utils.dynamic_chunk_training import DynChunkTrainConfig
+
+    path = audio_files["mono"]
+    cmd = [sys.executable, "-m", "speechbrain_tinyconf.transcribe", str(model_dir), str(path),
+           "--streaming", "--chunk-ms", "320", "--left-chunks", "2"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=ENV, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    expected = "".join(streaming_asr.transcribe_file_streaming(str(path), DynChunkTrainConfig(8, 2),
+                                                               use_torchaudio_streaming=False))
+    assert proc.stdout == f"{path}\t{expected}\n"
+
+
+def test_cli_error_messages(tmp_path, capsys):
+    from speechbrain_tinyconf.transcribe import main
+
+    assert main([str(tmp_path), "a.wav"]) == 2
+    err = capsys.readouterr().err
+    assert f"hyperparams.yaml, model.ckpt, normalizer.ckpt, tokenizer.ckpt not found in {tmp_path}" in err
+    assert main([str(tmp_path / "nowhere"), "a.wav"]) == 2
+    assert "model folder not found" in capsys.readouterr().err
