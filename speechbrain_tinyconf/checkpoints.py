@@ -29,6 +29,8 @@ def checkpoint_problem(folder: Path, required: Iterable[str]) -> str:
     if missing:
         return f"missing {', '.join(sorted(missing))}"
     for path in sorted(folder.glob("*.ckpt")):
+        if path.stat().st_size == 0:  # created, never written (every recoverable writes something)
+            return f"{path.name} is empty"
         with open(path, "rb") as f:
             torch_zip = f.read(4) == b"PK\x03\x04"
         if torch_zip:

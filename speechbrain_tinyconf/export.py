@@ -344,6 +344,9 @@ def _dataset_ids(recipe: Dict[str, Any]) -> List[str]:
     if splits & LIBRISPEECH_SPLITS:
         return ["librispeech_asr"]
     folder = recipe.get("data_folder")
+    if folder and (Path(str(folder)) / "corpus_stats.json").is_file():
+        # made by recipes/LibriSpeech/make_mini_corpus.py: LibriSpeech layout, not LibriSpeech
+        return ["synthetic-tts-mini-librispeech"]
     return [Path(str(folder)).name] if folder else []
 
 

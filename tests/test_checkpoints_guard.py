@@ -30,9 +30,12 @@ def test_truncated_and_missing_files_are_quarantined(tmp_path):
     good = _ckpt(tmp_path / "CKPT+1", REQUIRED)
     torn = _ckpt(tmp_path / "CKPT+2", REQUIRED, truncate="model")
     short = _ckpt(tmp_path / "CKPT+3", ["model"])
+    empty = _ckpt(tmp_path / "CKPT+4", REQUIRED)
+    (empty / "counter.ckpt").write_text("")
     moved = dict(quarantine_incomplete_checkpoints(tmp_path, REQUIRED))
     assert good.is_dir()
-    assert not torn.exists() and not short.exists()
+    assert not torn.exists() and not short.exists() and not empty.exists()
     assert moved[tmp_path / "INCOMPLETE+2"] == "model.ckpt is truncated"
     assert moved[tmp_path / "INCOMPLETE+3"] == "missing counter"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["CKPT+1", "INCOMPLETE+2", "INCOMPLETE+3"]
+    assert moved[tmp_path / "INCOMPLETE+4"] == "counter.ckpt is empty"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["CKPT+1", "INCOMPLETE+2", "INCOMPLETE+3", "INCOMPLETE+4"]
