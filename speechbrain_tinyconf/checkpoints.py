@@ -19,10 +19,6 @@ from typing import Iterable, List, Tuple
 
 logger = logging.getLogger(__name__)
 
-# Recoverables a Brain adds during fit(), on top of those in the hparams.
-FIT_RECOVERABLES = ("brain", "optimizer", "dataloader-TRAIN")
-
-
 def checkpoint_problem(folder: Path, required: Iterable[str]) -> str:
     """Why ``folder`` is not a complete checkpoint ('' when it is)."""
     missing = [name for name in required if not (folder / f"{name}.ckpt").is_file()]

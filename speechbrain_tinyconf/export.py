@@ -39,7 +39,7 @@ from hyperpyyaml import load_hyperpyyaml
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 
-from .hparams import _TagTolerantLoader
+from .hparams import read_plain_yaml
 from .size import SizeReport, size_report
 
 PathLike = Union[str, Path]
@@ -205,7 +205,7 @@ def read_run(run_dir: PathLike) -> RunInfo:
     if not hp_path.is_file():
         raise FileNotFoundError(f"hyperparams.yaml not found in {run_dir} (not a recipe output folder)")
     text = hp_path.read_text(encoding="utf-8")
-    recipe = yaml.load(text, Loader=_TagTolerantLoader) or {}
+    recipe = read_plain_yaml(text) or {}
     missing = [k for k in MODULE_KEYS + ("blank_index",) if k not in recipe]
     if missing:
         raise ValueError(f"{hp_path}: not a transducer recipe (missing keys: {', '.join(missing)})")
@@ -233,11 +233,10 @@ class CheckpointChoice:
     normalizer_source: Any
 
 
-def choose_checkpoint(run_dir: PathLike, mode: str = "average", num_avg: Optional[int] = None) -> CheckpointChoice:
+def choose_checkpoint(run_dir: PathLike, mode: str = "average", num_avg: int = 1) -> CheckpointChoice:
     """The exported weights, chosen like the recipe's evaluation.
 
-    ``average``: mean of the ``num_avg`` (default: the recipe's
-    ``avg_checkpoints``) checkpoints with the lowest validation loss, with the
+    ``average``: mean of the ``num_avg`` checkpoints with the lowest validation loss, with the
     normaliser of the most recent checkpoint (what the recipe's evaluation
     recovers before loading the average). ``best``: the lowest-loss checkpoint.
     """
@@ -256,9 +255,6 @@ def choose_checkpoint(run_dir: PathLike, mode: str = "average", num_avg: Optiona
     if mode == "best":
         chosen = ranked[:1]
     elif mode == "average":
-        if num_avg is None:
-            recipe = yaml.load((run_dir / "hyperparams.yaml").read_text(encoding="utf-8"), Loader=_TagTolerantLoader)
-            num_avg = int(recipe.get("avg_checkpoints", 1))
         if num_avg < 1:
             raise ValueError(f"--num-avg={num_avg}: must be >= 1")
         chosen = ranked[:num_avg]
@@ -539,6 +535,8 @@ def export(run_dir: PathLike, model_dir: PathLike, ckpt: str = "average", num_av
            overwrite: bool = False) -> Path:
     """Builds ``model_dir`` from a recipe run (see the module docstring); returns it."""
     run = read_run(run_dir)
+    if num_avg is None:  # like the recipe's evaluation
+        num_avg = int(run.recipe.get("avg_checkpoints", 1))
     choice = choose_checkpoint(run.run_dir, ckpt, num_avg)
     model_dir = Path(model_dir)
     if model_dir.exists() and any(model_dir.iterdir()):

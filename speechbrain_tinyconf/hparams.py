@@ -32,6 +32,11 @@ class _TagTolerantLoader(yaml.SafeLoader):
 _TagTolerantLoader.add_multi_constructor("!", lambda loader, suffix, node: None)
 
 
+def read_plain_yaml(text: str) -> Any:
+    """Parses (hyper)pyyaml text as plain data; tagged nodes (``!new:``, ``!ref`` ...) become None."""
+    return yaml.load(text, Loader=_TagTolerantLoader)
+
+
 def _as_dict(overrides: Overrides, where: str) -> Dict[str, Any]:
     if not overrides:
         return {}
@@ -48,7 +53,7 @@ def variant_overrides(path: Union[str, Path], overrides: Overrides = None) -> Tu
     if not path.is_file():
         raise FileNotFoundError(f"hparams file not found: {path}")
     try:
-        variant = yaml.load(path.read_text(encoding="utf-8"), Loader=_TagTolerantLoader) or {}
+        variant = read_plain_yaml(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as err:
         raise ValueError(f"{path}: invalid YAML ({err})") from err
     if not isinstance(variant, dict):

@@ -445,3 +445,20 @@ def test_cli(tmp_path):
     )
     assert missing.returncode == 1
     assert str(data.resolve() / "nope") in missing.stderr
+
+
+def test_merge_csvs_concatenates_rows_under_one_header(tmp_path):
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    a.write_text('ID,duration,wav,spk_id,wrd\n1-1-0000,1.5,/x/a.flac,1,"HELLO, WORLD"\n')
+    b.write_text("ID,duration,wav,spk_id,wrd\n2-1-0000,2.0,/x/b.flac,2,BYE\n2-1-0001,2.5,/x/c.flac,2,AGAIN\n")
+    target = tmp_path / "train.csv"
+    lp.merge_csvs([a, b], target)
+    header, rows = read_csv(target)
+    assert header == ["ID", "duration", "wav", "spk_id", "wrd"]
+    assert [r["ID"] for r in rows] == ["1-1-0000", "2-1-0000", "2-1-0001"]
+    assert rows[0]["wrd"] == "HELLO, WORLD"
+    assert not list(tmp_path.glob("*.tmp"))
+    bad = tmp_path / "bad.csv"
+    bad.write_text("ID,wav\n3,/x\n")
+    with pytest.raises(ValueError, match="bad.csv: header"):
+        lp.merge_csvs([a, bad], tmp_path / "out.csv")

@@ -2,7 +2,9 @@
 
 import os
 import re
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -10,13 +12,20 @@ from pathlib import Path
 
 import pytest
 
-from speechbrain_tinyconf.checkpoints import FIT_RECOVERABLES, checkpoint_problem
+from speechbrain_tinyconf.checkpoints import checkpoint_problem
 
 ROOT = Path(__file__).resolve().parents[1]
 TRAIN = ROOT / "recipes" / "LibriSpeech" / "train.py"
 TINY = ROOT / "tests" / "configs" / "tiny.yaml"
-REQUIRED = ["model", "scheduler", "normalizer", "counter", *FIT_RECOVERABLES]
+# what the recipe's Checkpointer holds during fit (hparams recoverables + Brain's own)
+REQUIRED = ["model", "scheduler", "normalizer", "counter", "brain", "optimizer", "dataloader-TRAIN"]
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def _cmd(corpus, out, *extra):
@@ -68,6 +77,14 @@ def test_killed_run_resumes_without_losing_steps(tone_corpus, tmp_path):
     proc.wait()
     assert killed_at is not None, "no intra-epoch checkpoint appeared before the run ended"
     assert not (out / "wer_test.txt").exists()
+    # and a newer checkpoint torn by the kill (model written halfway): the recipe must set it aside
+    torn = save / "CKPT+9999-12-31+23-59-59+00"
+    shutil.copytree(killed_at, torn)
+    model = (torn / "model.ckpt").read_bytes()
+    (torn / "model.ckpt").write_bytes(model[: len(model) // 2])
+    meta = (torn / "CKPT.yaml").read_text()  # newest, so SpeechBrain would pick it
+    stamp = float(re.search(r"unixtime: ([\d.]+)", meta).group(1))
+    (torn / "CKPT.yaml").write_text(re.sub(r"unixtime: [\d.]+", f"unixtime: {stamp + 1}", meta))
 
     resumed = subprocess.run(_cmd(tone_corpus, out, *args), capture_output=True, text=True, env=ENV, timeout=600)
     assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr[-3000:]
@@ -82,12 +99,13 @@ def test_killed_run_resumes_without_losing_steps(tone_corpus, tmp_path):
     assert re.findall(r"epoch: (\d+),", text) == ["1", "2"]  # each epoch logged once
     assert "steps: 24" in text  # no optimizer step lost or repeated
     assert (out / "wer_test.txt").exists()
+    assert (save / "INCOMPLETE+9999-12-31+23-59-59+00").is_dir() and not torn.exists()
 
 
 def test_ddp_gloo_two_processes(tone_corpus, tmp_path):
     out = tmp_path / "ddp"
     cmd = [
-        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29533",
+        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={_free_port()}",
         str(TRAIN), str(TINY), "--data_folder", str(tone_corpus), "--output_folder", str(out),
         "--device", "cpu", "--distributed_backend=gloo", "--number_of_epochs", "1",
     ]

@@ -392,6 +392,31 @@ def _write_csv_atomic(csv_path: Path, rows: List[Row]) -> None:
     _atomic_write(csv_path, write)
 
 
+def merge_csvs(sources: Sequence[Union[str, Path]], target: Union[str, Path]) -> None:
+    """Writes the rows of several prepared CSVs (same header) to ``target``, atomically.
+
+    The recipe trains on e.g. ``train-clean-100 + train-clean-360 + train-other-500``.
+    """
+    header, rows = None, []
+    for source in sources:
+        with open(source, newline="", encoding="utf-8") as handle:
+            reader = csv.reader(handle)
+            this_header = next(reader, None)
+            if header is not None and this_header != header:
+                raise ValueError(f"{source}: header {this_header} differs from {header} of {sources[0]}")
+            header = this_header
+            rows.extend(reader)
+    if header is None:
+        raise ValueError("merge_csvs: no source CSV given")
+
+    def write(handle) -> None:
+        writer = csv.writer(handle, quoting=csv.QUOTE_MINIMAL, lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows(rows)
+
+    _atomic_write(Path(target), write)
+
+
 def _load_opts(save_path: Path) -> dict:
     opts_path = save_path / OPTS_FILE
     if not opts_path.is_file():

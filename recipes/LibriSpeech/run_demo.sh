@@ -47,13 +47,13 @@ grep -h "$(basename "$first_test" .flac)" "$(dirname "$first_test")"/*.trans.txt
 
 echo "== [5/5] results"
 python - "$OUT" "$CORPUS/LibriSpeech/corpus_stats.json" "$start" "$train_start" "$train_end" <<'PY'
-import json, re, sys, time
+import json, sys, time
+from speechbrain_tinyconf.export import parse_wer_file
 out, stats_path = sys.argv[1], sys.argv[2]
 start, train_start, train_end = (float(x) for x in sys.argv[3:6])
-wer = open(f"{out}/wer_test.txt").read()
+wer = parse_wer_file(f"{out}/wer_test.txt")
 stats = json.load(open(stats_path))["splits"]
-m = re.search(r"%WER ([\d.]+) \[ (\d+) / (\d+)", wer)
-print(f"test WER {m.group(1)} % ({m.group(2)} errors / {m.group(3)} words) on {stats['test']['utterances']} held-out sentences")
+print(f"test WER {wer.wer} % ({wer.errors} errors / {wer.words} words) on {stats['test']['utterances']} held-out sentences")
 print(f"test words covered by training transcripts: {stats['test']['train_word_coverage_pct']} %")
 print(f"training audio: {stats['train']['hours']:.2f} h; training + evaluation: {(train_end - train_start) / 60:.1f} min; "
       f"whole command: {(time.time() - start) / 60:.1f} min")

@@ -17,7 +17,6 @@ Authors
 
 from __future__ import annotations
 
-import csv
 import logging
 import shlex
 import sys
@@ -29,12 +28,12 @@ import torch
 from speechbrain.tokenizers.SentencePiece import SentencePiece
 from speechbrain.utils.distributed import if_main_process, run_on_main
 
-from speechbrain_tinyconf.checkpoints import FIT_RECOVERABLES, quarantine_incomplete_checkpoints
+from speechbrain_tinyconf.checkpoints import quarantine_incomplete_checkpoints
 from speechbrain_tinyconf.hparams import load_recipe_hparams, resolved_yaml
 from speechbrain_tinyconf.size import size_report
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from librispeech_prepare import prepare_librispeech  # noqa: E402
+from librispeech_prepare import merge_csvs, prepare_librispeech  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
@@ -108,6 +107,19 @@ class TransducerASR(sb.Brain):
         if should_step:
             self.hparams.noam_annealing(self.optimizer)
 
+    def init_optimizers(self):
+        """Also sets aside checkpoints a killed run left half-written, before fit() recovers one.
+
+        Runs here because every recoverable (incl. optimizer and train dataloader) is
+        registered by now, and on_fit_start recovers right after this.
+        """
+        super().init_optimizers()
+        if self.checkpointer is not None:
+            run_on_main(
+                quarantine_incomplete_checkpoints,
+                args=[self.checkpointer.checkpoints_dir, list(self.checkpointer.recoverables)],
+            )
+
     def on_stage_start(self, stage, epoch=None):
         if stage != sb.Stage.TRAIN:
             self.wer_metric = self.hparams.error_rate_computer()
@@ -170,26 +182,11 @@ def prepare_csvs(hparams: Dict) -> Dict[str, Path]:
             "validate_audio": hparams["validate_audio"],
         },
     )
-    run_on_main(_concat_csvs, args=[[folder / f"{s}.csv" for s in hparams["train_splits"]], Path(hparams["train_csv"])])
-    run_on_main(_concat_csvs, args=[[folder / f"{s}.csv" for s in hparams["dev_splits"]], Path(hparams["valid_csv"])])
+    run_on_main(merge_csvs, args=[[folder / f"{s}.csv" for s in hparams["train_splits"]], Path(hparams["train_csv"])])
+    run_on_main(merge_csvs, args=[[folder / f"{s}.csv" for s in hparams["dev_splits"]], Path(hparams["valid_csv"])])
     csvs = {"train": Path(hparams["train_csv"]), "valid": Path(hparams["valid_csv"])}
     csvs.update({split: folder / f"{split}.csv" for split in hparams["test_splits"]})
     return csvs
-
-
-def _concat_csvs(sources: List[Path], target: Path) -> None:
-    rows, header = [], None
-    for source in sources:
-        with open(source, newline="", encoding="utf-8") as f:
-            reader = csv.reader(f)
-            header = next(reader)
-            rows.extend(reader)
-    tmp = target.with_suffix(".tmp")
-    with open(tmp, "w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
-        writer.writerow(header)
-        writer.writerows(rows)
-    tmp.replace(target)
 
 
 def train_tokenizer(hparams: Dict, train_csv: Path):
@@ -294,9 +291,6 @@ def main(argv: List[str]) -> None:
         checkpointer=hparams["checkpointer"],
     )
     asr.tokenizer = tokenizer
-    # A run killed while saving leaves a half-written checkpoint: resume from the one before.
-    required = [*hparams["checkpointer"].recoverables, *FIT_RECOVERABLES]
-    run_on_main(quarantine_incomplete_checkpoints, args=[hparams["save_folder"], required])
     train_opts, valid_opts = dict(hparams["train_dataloader_opts"]), dict(hparams["valid_dataloader_opts"])
     if "train" in samplers:
         train_opts = {"batch_sampler": samplers["train"], "num_workers": hparams["num_workers"]}
