@@ -23,7 +23,11 @@ setup(
         "soundfile>=0.12",
         "tqdm",
     ],
-    extras_require={"dev": ["pytest>=7"]},
+    extras_require={
+        "dev": ["pytest>=7", "matplotlib>=3.7"],
+        # bench/ablation.py plots WER against parameters
+        "bench": ["matplotlib>=3.7"],
+    },
     license="Apache-2.0",
     classifiers=[
         "Programming Language :: Python :: 3",

@@ -146,7 +146,9 @@ class TransducerASR(sb.Brain):
             )
         else:
             self.hparams.train_logger.log_stats(
-                stats_meta={"epochs trained": self.hparams.epoch_counter.current}, test_stats=stats
+                stats_meta={"split": getattr(self.hparams, "test_split", "test"),
+                            "epochs trained": self.hparams.epoch_counter.current},
+                test_stats=stats,
             )
             if if_main_process():
                 with open(self.hparams.test_wer_file, "w", encoding="utf-8") as out:
@@ -298,6 +300,7 @@ def main(argv: List[str]) -> None:
     asr.fit(asr.hparams.epoch_counter, train, valid, train_loader_kwargs=train_opts, valid_loader_kwargs=valid_opts)
 
     for name, data in tests.items():
+        asr.hparams.test_split = name
         asr.hparams.test_wer_file = f"{hparams['wer_file_prefix']}{name}.txt"
         asr.evaluate(data, min_key="loss", test_loader_kwargs=hparams["test_dataloader_opts"])
         if if_main_process():
