@@ -24,9 +24,11 @@ setup(
         "tqdm",
     ],
     extras_require={
-        "dev": ["pytest>=7", "matplotlib>=3.7"],
+        "dev": ["pytest>=7", "matplotlib>=3.7", "onnx>=1.23,<2", "onnxruntime>=1.31,<2"],
         # bench/ablation.py plots WER against parameters
         "bench": ["matplotlib>=3.7"],
+        # speechbrain_tinyconf.onnx_export / onnx_runtime, bench/benchmark.py (TorchScript exporter: no onnxscript)
+        "export": ["onnx>=1.23,<2", "onnxruntime>=1.31,<2"],
     },
     license="Apache-2.0",
     classifiers=[

@@ -1,0 +1,56 @@
+"""Smoke test of bench/benchmark.py: one tiny variant with --quick; checks the report's fields, not timings."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ROOT / "tests" / "configs" / "tiny.yaml"
+
+
+def test_benchmark_quick_writes_every_section(tmp_path):
+    out = tmp_path / "results"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+    cmd = [sys.executable, str(ROOT / "bench" / "benchmark.py"), "--quick", "--variants", str(TINY), "--out", str(out)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600, cwd=str(ROOT))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    data = json.loads((out / "benchmark.json").read_text())
+    report = (out / "benchmark.md").read_text()
+    assert proc.stdout.strip() == report.strip()  # the printed table is the saved one
+
+    meta = data["meta"]
+    assert meta["quick"] and "bench/benchmark.py --quick" in meta["command"] and meta["audio"]["seconds"] > 1
+
+    (size,) = data["sizes"]
+    assert size["variant"] == "tiny" and size["virtual_depth"] == 4
+    assert 0 < size["unique_params"] < size["virtual_params"]  # tiny.yaml shares: 2 blocks for 4 layers
+    assert size["int8_mb_estimate"] < size["fp32_mb"] and 0 < size["onnx_int8_mb"] < size["onnx_fp32_mb"]
+    assert size["macs_per_second"] > 0
+
+    (ratio,) = data["ratios"]
+    for key in ("forward", "train", "vs_full_rank"):  # tiny.yaml is low rank: it also has a full-rank twin
+        assert ratio[key]["ours_ms"] > 0 and ratio[key]["reference_ms"] > 0 and ratio[key]["ratio"] > 0
+        assert len(ratio[key]["ours_all_ms"]) == ratio[key]["reps"]
+
+    rows = data["transcription"]
+    assert {(r["engine"], r["mode"]) for r in rows} == {
+        (e, m) for e in ("pytorch", "ort-fp32", "ort-int8") for m in ("full", "stream320", "stream640")}
+    for r in rows:
+        assert r["threads"] == 1 and r["rtf"] > 0
+        assert 0 < r["rss_after_imports_mb"] <= r["peak_rss_mb"] < 8000
+        if r["mode"] != "full":
+            assert r["chunk_frames"] in (8, 16) and r["chunks"] >= 3
+            assert 0 < r["encoder_median_ms"] <= r["chunk_median_ms"] <= r["chunk_p90_ms"]
+            assert 0 < r["fraction_of_chunk"] < 10
+    # onnxruntime children import no torch: far below a torch process.
+    ort_rss = max(r["peak_rss_mb"] for r in rows if r["engine"] != "pytorch")
+    assert ort_rss < min(r["rss_after_imports_mb"] for r in rows if r["engine"] == "pytorch")
+    # PyTorch and onnxruntime built from the same seed decode the same tokens.
+    for a in data["agreement"]:
+        assert a["fp32_vs_pytorch"] == 1.0 and 0 <= a["int8_vs_fp32"] <= 1
+    assert data["targets"] and all(isinstance(t["met"], bool) for t in data["targets"])
+    for title in ("## Sizes", "## Encoder time against", "## Full-utterance transcription", "## Streaming",
+                  "## Token agreement", "## Targets"):
+        assert title in report

@@ -1,0 +1,481 @@
+"""ONNX export: parity with PyTorch (full utterance, streaming steps, predictor, joint), greedy decoding
+with onnxruntime alone, shared weights stored once, int8 size and agreement.
+
+The model is the tiny test variant with every sharing level on (2 unique blocks for 4 virtual
+layers, low-rank FFN/attention/conv with a shared U factor, per-layer norms, biases and scales) and
+kernel 15, so that the convolution's left context (7 frames) is longer than a 4-frame chunk. Its
+weights are random, perturbed so that no two tensors are equal. A random transducer either emits
+nothing or the same token up to the per-frame limit, which would make "same tokens" checks vacuous,
+so :func:`make_emitting` sets the predictor and the output layer by hand (encoder untouched): the
+joint's token directions follow the encoder output's main frame-to-frame variations, and the
+predictor state pushes the tokens it has just emitted down. The greedy search then emits varied
+tokens with blanks in between. Both sides (PyTorch, onnxruntime) use these same weights.
+"""
+
+import copy
+import difflib
+import json
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+import soundfile as sf
+import torch
+
+from speechbrain_tinyconf.onnx_export import (
+    EncoderStep,
+    FullEncoder,
+    JointStep,
+    NumpyFbank,
+    OrtTransducer,
+    PredictorStep,
+    chunk_geometry,
+    dedupe_initializers,
+    export_transducer,
+    initializer_bytes,
+    load_transducer,
+    main,
+    quantize_int8,
+)
+from speechbrain_tinyconf.size import size_report
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ROOT / "tests" / "configs" / "tiny.yaml"
+SAMPLE = ROOT.parent / "shared" / "librispeech-sample" / "LibriSpeech" / "test-clean"
+REAL_FILES = ["1089/134691/1089-134691-0000.flac", "1089/134686/1089-134686-0001.flac"]  # 2.1 s, 3.3 s
+ALL_LEVELS = {
+    "kernel_size": 15,
+    "sharing": {"unique_blocks": 2, "per_layer": ["norms", "biases", "scales"],
+                "low_rank": {"targets": ["ffn", "attention", "conv"], "rank": 8, "share": "U"}},
+}
+CHUNKS, LEFT_CHUNKS = (4, 8), 2
+
+
+def rel_err(a, b) -> float:
+    """max |a - b| / max |b| (0 when both are exactly zero)."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    return float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-30))
+
+
+def perturb(mods, seed=0, scale=0.05):
+    """Adds noise to every parameter: no two tensors equal, per-layer scales away from 1."""
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in mods.model.parameters():
+            p.add_(scale * torch.randn(p.shape, generator=gen))
+
+
+def synthetic_audio(seed=1) -> np.ndarray:
+    """~2.6 s of tone 'words' with gaps and a little noise (like the tone corpus)."""
+    rng = np.random.default_rng(seed)
+    pieces = []
+    for f in rng.integers(0, 10, 8):
+        t = np.arange(4000) / 16000
+        pieces += [0.3 * np.sin(2 * np.pi * (200 + 120 * f) * t), np.zeros(800)]
+    audio = np.concatenate(pieces)
+    return (audio + 0.01 * rng.standard_normal(audio.shape)).astype(np.float32)
+
+
+def real_audio():
+    paths = [SAMPLE / f for f in REAL_FILES]
+    return [sf.read(p, dtype="float32")[0] for p in paths if p.is_file()]
+
+
+def make_emitting(mods, wavs, seed=0, alpha=4.0, beta=3.0, tau=0.55):
+    """Hand-set predictor + output layer so that greedy decoding emits varied tokens (module docstring)."""
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        enc = torch.cat([mods.encode(torch.from_numpy(w)[None])[0] for w in wavs])  # (frames, J)
+        directions = torch.linalg.svd(enc - enc.mean(0), full_matrices=False)[2][:6]
+        vocab = mods.transducer_lin.w.weight.shape[0]
+        u = torch.randn(vocab, directions.shape[0], generator=gen) @ directions
+        u = u / u.norm(dim=1, keepdim=True)  # token k's direction in the joint space
+        rnn = mods.dec.rnn
+        hidden, emb_dim = rnn.hidden_size, rnn.input_size
+        for p in (rnn.weight_hh_l0, rnn.bias_hh_l0, rnn.bias_ih_l0, rnn.weight_ih_l0):
+            p.zero_()
+        rnn.bias_ih_l0[hidden:2 * hidden] = -1.0  # update gate ~0.27: the state remembers recent tokens
+        w_in = torch.randn(hidden, emb_dim, generator=gen)
+        rnn.weight_ih_l0[2 * hidden:] = w_in
+        table = mods.emb.Embedding.weight
+        table.copy_(torch.randn(table.shape, generator=gen))
+        table[mods.blank_index] = 0
+        states = torch.tanh(table[1:] @ w_in.T)  # state right after each token (from zero)
+        # proj_dec(state after token k) = -beta * u_k: an emitted token lowers its own logit.
+        mods.proj_dec.w.weight.copy_(-beta * (u[1:].T @ torch.linalg.pinv(states.T)))
+        mean = torch.nn.functional.gelu(enc).mean(0)
+        weight = alpha * u
+        weight[mods.blank_index] = tau * alpha * mean / mean.norm()  # blank: a fixed threshold
+        mods.transducer_lin.w.weight.copy_(weight)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """One torch thread (onnxruntime sessions use one too): modest, and steady timings for everyone."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def audio():
+    return {"synthetic": synthetic_audio(), **{f"real{i}": w for i, w in enumerate(real_audio())}}
+
+
+@pytest.fixture(scope="module")
+def mods(audio):
+    m = load_transducer(TINY, overrides=ALL_LEVELS)
+    perturb(m)
+    wavs = list(audio.values())
+    feats = torch.cat([m.compute_features(torch.from_numpy(w)[None]) for w in wavs], dim=1)
+    m.normalize.glob_mean, m.normalize.glob_std = feats.mean((0, 1)), feats.std((0, 1))
+    make_emitting(m, wavs)
+    return m.eval()
+
+
+@pytest.fixture(scope="module")
+def onnx_dir(mods, tmp_path_factory):
+    out = tmp_path_factory.mktemp("onnx")
+    export_transducer(mods, out, chunk_frames=CHUNKS, left_chunks=LEFT_CHUNKS, int8=True)
+    return out
+
+
+@pytest.fixture(scope="module")
+def ort_fp32(onnx_dir):
+    return OrtTransducer(onnx_dir)
+
+
+@pytest.fixture(scope="module")
+def ort_int8(onnx_dir):
+    return OrtTransducer(onnx_dir, int8=True)
+
+
+def pytorch_streaming(mods, chunks, chunk_frames):
+    """SpeechBrain's streaming path on the given waveform chunks: per-chunk encoder outputs and greedy tokens."""
+    from speechbrain.decoders.transducer import TransducerGreedySearcherStreamingContext
+    from speechbrain.lobes.features import StreamingFeatureWrapper
+    from speechbrain.nnet.containers import LengthsCapableSequential
+    from speechbrain.utils.dynamic_chunk_training import DynChunkTrainConfig
+    from speechbrain.utils.filter_analysis import stack_filter_properties
+
+    extractor = StreamingFeatureWrapper(
+        LengthsCapableSequential(mods.compute_features, mods.normalize, mods.CNN),
+        stack_filter_properties([mods.compute_features, mods.CNN]),
+    )
+    fea_ctx = extractor.make_streaming_context()
+    enc_ctx = mods.Transformer.make_streaming_context(DynChunkTrainConfig(chunk_frames, LEFT_CHUNKS))
+    searcher, dec_ctx = mods.greedy_searcher(), TransducerGreedySearcherStreamingContext()
+    outs, tokens = [], []
+    with torch.no_grad():
+        for chunk in chunks:
+            x = extractor(torch.from_numpy(chunk)[None], context=fea_ctx, lengths=torch.ones(1))
+            enc = mods.proj_enc(mods.Transformer.encode_streaming(x, enc_ctx))
+            outs.append(enc[0].numpy())
+            tokens += searcher.transducer_greedy_decode_streaming(enc, dec_ctx)[0]
+    return outs, tokens
+
+
+# ---------------------------------------------------------------------------
+# Parity
+
+
+def test_export_writes_every_graph_and_config(onnx_dir, mods):
+    config = json.loads((onnx_dir / "onnx_config.json").read_text())
+    names = {p.name for p in onnx_dir.iterdir()}
+    for stem in ["encoder", "encoder_chunk4", "encoder_chunk8", "predictor", "joint"]:
+        assert {f"{stem}.onnx", f"{stem}.int8.onnx"} <= names, stem
+        onnx.checker.check_model(str(onnx_dir / f"{stem}.onnx"))
+    assert "frontend.npz" in names
+    step = config["streaming"]["4"]
+    assert (step["chunk_frames"], step["left_frames"], step["conv_frames"]) == (4, 8, 7)
+    assert step["num_layers"] == 4 and step["chunk_samples"] == 639 * 4
+    # Every shape of the streaming step is static.
+    graph = onnx.load(str(onnx_dir / "encoder_chunk4.onnx")).graph
+    for value in list(graph.input) + list(graph.output):
+        dims = value.type.tensor_type.shape.dim
+        assert all(d.HasField("dim_value") for d in dims), value.name
+    # The low-rank QKV is never materialised: no MatMul multiplies two constant factors.
+    model = onnx.load(str(onnx_dir / "encoder.onnx"))
+    consts = {i.name for i in model.graph.initializer}
+    assert not [n for n in model.graph.node if n.op_type == "MatMul" and set(n.input) <= consts]
+
+
+def test_numpy_fbank_matches_speechbrain(mods, audio):
+    fbank = NumpyFbank.from_speechbrain(mods.compute_features)
+    for name, wav in audio.items():
+        ref = mods.compute_features(torch.from_numpy(wav)[None]).numpy()
+        ours = fbank(wav)
+        assert ours.shape == ref.shape, name
+        # dB values spanning 80 dB; torch's float32 STFT differs by ~1e-4 relative in quiet bins
+        assert np.abs(ours - ref).max() < 1e-2 and np.abs(ours - ref).mean() < 1e-4, name
+
+
+def test_full_encoder_matches_pytorch(mods, ort_fp32, audio):
+    session = ort_fp32.session("encoder")
+    for name, wav in audio.items():  # different lengths: the time axis is dynamic
+        ref = mods.encode(torch.from_numpy(wav)[None])[0].numpy()  # the recipe's own path
+        feats = mods.compute_features(torch.from_numpy(wav)[None]).numpy()
+        out, lens = session.run(None, {"feats": feats, "feats_lens": np.ones(1, np.float32)})
+        assert out.shape[1] == ref.shape[0] == lens[0]
+        assert rel_err(out[0], ref) <= 1e-4, name
+        assert rel_err(ort_fp32.encode(wav), ref) <= 1e-4, name  # numpy Fbank in front
+    # A padded batch: relative lengths give SpeechBrain's key padding mask.
+    wav = torch.from_numpy(audio["synthetic"])
+    batch = torch.stack([wav, torch.cat([wav[: len(wav) * 7 // 10], torch.zeros(len(wav) - len(wav) * 7 // 10)])])
+    lens = torch.tensor([1.0, 0.7])
+    ref = mods.encode(batch, lens).numpy()
+    out, enc_lens = session.run(None, {"feats": mods.compute_features(batch).numpy(), "feats_lens": lens.numpy()})
+    assert rel_err(out, ref) <= 1e-4
+    assert list(enc_lens) == [ref.shape[1], round(0.7 * ref.shape[1])]
+
+
+@pytest.mark.parametrize("chunk_frames", CHUNKS)
+def test_streaming_steps_match_pytorch_streaming(mods, ort_fp32, audio, chunk_frames):
+    stream = ort_fp32.stream(chunk_frames)
+    chunks = stream.split(audio["synthetic"])
+    assert len(chunks) >= LEFT_CHUNKS + 5  # well past the point where both contexts are full
+    ref, _ = pytorch_streaming(mods, chunks, chunk_frames)
+    g = chunk_geometry(mods, chunk_frames, LEFT_CHUNKS)
+    twin = ort_fp32.stream(chunk_frames)  # same graph fed with SpeechBrain's own features
+    extractor_feats = []
+    for i, chunk in enumerate(chunks):
+        out = stream.encode_chunk(chunk)
+        assert out.shape == (chunk_frames, ref[i].shape[1])
+        assert rel_err(out, ref[i]) <= 1e-4, f"chunk {i}"
+        padded = np.concatenate([twin.frontend.context, chunk])
+        twin.frontend.context = padded[-2 * g.pad_samples:]
+        feats = mods.compute_features(torch.from_numpy(padded)[None]).numpy()
+        assert feats.shape[1] == g.feat_frames
+        extractor_feats.append(rel_err(twin.encode_features(feats), ref[i]))
+    assert max(extractor_feats) <= 1e-4
+    assert int(stream.processed[0]) == chunk_frames * len(chunks)
+
+
+def test_streaming_step_module_matches_pytorch_on_short_context(mods):
+    """The first steps, where SpeechBrain's contexts are still shorter than the caches (torch only)."""
+    from speechbrain.utils.dynamic_chunk_training import DynChunkTrainConfig
+
+    g = chunk_geometry(mods, 4, LEFT_CHUNKS)
+    step = EncoderStep(mods, g).eval()
+    ctx = mods.Transformer.make_streaming_context(DynChunkTrainConfig(4, LEFT_CHUNKS))
+    mha = torch.zeros(g.num_layers, 1, g.left_frames, g.d_model)
+    conv = torch.zeros(g.num_layers, 1, g.conv_frames, g.d_model)
+    done = torch.zeros(1, dtype=torch.int64)
+    gen = torch.Generator().manual_seed(3)
+    with torch.no_grad():
+        for i in range(5):
+            feats = torch.randn(1, g.feat_frames, mods.normalize.glob_mean.numel(), generator=gen)
+            x = mods.CNN(step.normalize(feats))[:, g.trim_frames: g.trim_frames + 4]
+            ref = mods.proj_enc(mods.Transformer.encode_streaming(x, ctx))
+            seen = ctx.encoder_context.layers[0].mha_left_context.shape[1]
+            out, mha, conv, done = step(feats, mha, conv, done)
+            assert rel_err(out, ref) <= 1e-5, f"step {i} (SpeechBrain context {seen} frames)"
+
+
+def test_predictor_and_joint_match_pytorch(tmp_path):
+    from speechbrain_tinyconf.onnx_export import _export_graph, ort_session
+
+    plain = load_transducer(TINY)  # a random GRU (the decoding fixture's predictor is hand-set)
+    perturb(plain, seed=2)
+    hidden_size = plain.dec.rnn.hidden_size
+    joint_dim = plain.proj_dec.w.out_features
+    _export_graph(PredictorStep(plain), (torch.zeros(1, 1, dtype=torch.int64), torch.zeros(1, 1, hidden_size)),
+                  tmp_path / "predictor.onnx", ["token", "state"], ["pred", "state_out"])
+    _export_graph(JointStep(plain), (torch.randn(1, joint_dim), torch.randn(1, joint_dim)), tmp_path / "joint.onnx",
+                  ["enc", "pred"], ["logits"])
+    predictor, joint = ort_session(tmp_path / "predictor.onnx"), ort_session(tmp_path / "joint.onnx")
+    searcher = plain.greedy_searcher()
+    hidden, torch_hidden = np.zeros((1, 1, hidden_size), np.float32), None
+    rng = np.random.default_rng(0)
+    for token in [0, 5, 17, 5, 23, 1]:  # SpeechBrain starts from blank with a zero state
+        with torch.no_grad():
+            ref, torch_hidden = searcher._forward_PN(torch.tensor([[token]]), searcher.decode_network_lst, torch_hidden)
+        pred, hidden = predictor.run(None, {"token": np.array([[token]], np.int64), "state": hidden})
+        assert rel_err(pred, ref[:, 0].numpy()) <= 1e-4
+        assert rel_err(hidden, torch_hidden.numpy()) <= 1e-4
+        # The joint on this prediction and a random encoder frame, against SpeechBrain's joint step.
+        enc = rng.standard_normal((1, joint_dim)).astype(np.float32)
+        logits = joint.run(None, {"enc": enc, "pred": pred})[0]
+        with torch.no_grad():
+            ref_logp = searcher._joint_forward_step(torch.from_numpy(enc)[:, None, None], ref[:, None])[:, 0, 0]
+        assert rel_err(torch.log_softmax(torch.from_numpy(logits), -1).numpy(), ref_logp.numpy()) <= 1e-4
+
+
+# ---------------------------------------------------------------------------
+# Greedy decoding with onnxruntime alone
+
+
+def test_ort_greedy_equals_speechbrain_greedy(mods, ort_fp32, audio):
+    for name in [n for n in ("synthetic", "real0") if n in audio]:
+        wav = audio[name]
+        ref = mods.transcribe(torch.from_numpy(wav))  # SpeechBrain's TransducerBeamSearcher, beam 1
+        frames = ort_fp32.encode(wav).shape[0]
+        # Non-trivial output: several tokens, several distinct ones, and blank frames.
+        assert len(ref) >= 10 and len(set(ref)) >= 4 and len(ref) < 2 * frames, (name, ref)
+        assert ort_fp32.transcribe(wav) == ref, name
+    if "real0" not in audio:
+        pytest.skip(f"real LibriSpeech sample absent ({SAMPLE}); checked on synthetic audio only")
+
+
+def test_ort_streaming_decode_equals_speechbrain_streaming(mods, ort_fp32, audio):
+    wav = audio.get("real0", audio["synthetic"])
+    chunks = ort_fp32.stream(8).split(wav)
+    _, ref = pytorch_streaming(mods, chunks, 8)
+    assert len(ref) >= 10 and len(set(ref)) >= 4
+    assert ort_fp32.transcribe_streaming(wav, 8) == ref
+
+
+# ---------------------------------------------------------------------------
+# Size on disk: shared weights once; int8
+
+
+def _encoder_parts(m):
+    return torch.nn.ModuleList([m.CNN, m.Transformer.custom_src_module, m.encoder, m.proj_enc])
+
+
+def _untied_twin(shared, overrides):
+    """The same model with every virtual layer's weights materialised (a plain Conformer, same values)."""
+    twin = load_transducer(TINY, overrides={**overrides, "sharing": {}})
+    full = dict(shared.model.named_parameters(remove_duplicate=False))
+    full.update(dict(shared.model.named_buffers(remove_duplicate=False)))
+    twin.model.load_state_dict(full, strict=True)
+    twin.normalize.glob_mean, twin.normalize.glob_std = shared.normalize.glob_mean, shared.normalize.glob_std
+    return twin.eval()
+
+
+def _export_encoder(m, path):
+    from speechbrain_tinyconf.onnx_export import _export_graph
+
+    _export_graph(FullEncoder(m), (torch.randn(1, 200, 80), torch.ones(1)), path, ["feats", "feats_lens"],
+                  ["enc", "enc_lens"], {"feats": {1: "frames"}})
+    return path
+
+
+def duplicate_per_use(model):
+    """A copy of each initializer for every node reading it after the first (a duplicating exporter)."""
+    model = copy.deepcopy(model)
+    inits = {i.name: i for i in model.graph.initializer}
+    seen = set()
+    for index, node in enumerate(model.graph.node):
+        for k, name in enumerate(node.input):
+            if name in inits:
+                if name in seen:
+                    clone = copy.deepcopy(inits[name])
+                    clone.name = f"{name}__use{index}_{k}"
+                    model.graph.initializer.append(clone)
+                    node.input[k] = clone.name
+                seen.add(name)
+    return model
+
+
+def stores_unique_weights(path, unique_params) -> bool:
+    """The check of the test below: the file is the unique fp32 weights plus < 3 % of graph."""
+    size = Path(path).stat().st_size
+    return 4 * unique_params <= size <= 1.03 * 4 * unique_params
+
+
+def test_onnx_file_size_tracks_unique_params(tmp_path):
+    # 2 unique Conformer blocks applied 4 times, weight-dominated (d_model 128).
+    overrides = {"d_model": 128, "d_ffn": 512, "nhead": 4, "num_encoder_layers": 4, "kernel_size": 15,
+                 "sharing": {"unique_blocks": 2}}
+    shared = load_transducer(TINY, overrides=overrides)
+    perturb(shared, seed=1)  # no equal tensors: content deduplication cannot hide a duplicate
+    report = size_report(_encoder_parts(shared))
+    assert report.virtual_params > 1.9 * report.unique_params
+    path = _export_encoder(shared, tmp_path / "shared.onnx")
+    model = onnx.load(str(path))
+    # Exact accounting: the unique parameters, plus the positional-encoding frequencies and the
+    # normalisation statistics (2 x 80), plus ~2 kB of shape constants (< 0.1 %).
+    extra = 4 * (64 + 2 * 80)
+    assert 0 <= initializer_bytes(model) - 4 * report.unique_params - extra < 1e-3 * 4 * report.unique_params
+    assert stores_unique_weights(path, report.unique_params), path.stat().st_size
+
+    # An exporter that wrote one copy per use would be caught by the check: duplicate every shared
+    # initializer per reading node (what such an exporter writes); the file grows to the virtual size.
+    duplicated = duplicate_per_use(onnx.load(str(path)))
+    onnx.save(duplicated, str(tmp_path / "duplicated.onnx"))
+    assert (tmp_path / "duplicated.onnx").stat().st_size >= 0.97 * 4 * report.virtual_params
+    assert not stores_unique_weights(tmp_path / "duplicated.onnx", report.unique_params)
+    assert dedupe_initializers(duplicated) > 0  # the export's pass undoes it
+    onnx.save(duplicated, str(tmp_path / "deduped.onnx"))
+    assert stores_unique_weights(tmp_path / "deduped.onnx", report.unique_params)
+
+    # The untied twin (each virtual layer its own tensors), made genuinely different: virtual size.
+    twin = _untied_twin(shared, overrides)
+    wav = torch.randn(1, 16000)
+    assert torch.allclose(twin.encode(wav), shared.encode(wav), atol=1e-5)  # same model, untied
+    perturb(twin, seed=5, scale=1e-3)
+    twin_path = _export_encoder(twin, tmp_path / "untied.onnx")
+    assert twin_path.stat().st_size >= 4 * report.virtual_params
+    assert not stores_unique_weights(twin_path, report.unique_params)
+
+    # int8: ~4x smaller; the matrices at 1 byte, vectors and depthwise/front-end convs at 4.
+    int8 = quantize_int8(path, tmp_path / "shared.int8.onnx")
+    assert path.stat().st_size / int8.stat().st_size > 3.3
+    assert int8.stat().st_size < 1.15 * report.int8_bytes  # size_report's estimate + per-channel scales, graph
+
+
+def test_lowrank_shared_export_stores_factors_once(mods, onnx_dir):
+    report = size_report(_encoder_parts(mods))
+    assert report.virtual_params > 1.5 * report.unique_params
+    extras = {  # besides the parameters: normalisation statistics and the positional encoding's
+        "encoder": 4 * (2 * 80 + 16),  # frequencies; in a streaming step, its whole constant table
+        "encoder_chunk4": 4 * (2 * 80 + (2 * (4 + 8) - 1) * 32),
+    }
+    for name, extra in extras.items():
+        model = onnx.load(str(onnx_dir / f"{name}.onnx"))
+        assert 0 <= initializer_bytes(model) - 4 * report.unique_params - extra < 4000, name  # + shape constants
+
+
+def test_int8_tokens_agree_with_fp32(ort_fp32, ort_int8, onnx_dir, audio):
+    """Token agreement (difflib ratio: 1 - edits / tokens, roughly) of int8 against fp32.
+
+    A lower bound only: the hand-set blank threshold of this random model puts many frames near a
+    tie (about half of them emit), so the ~2 % quantisation noise of the encoder output flips more
+    decisions than it would in a trained model (measured here: 0.57 to 0.88, mean 0.74, full and
+    streaming; the 2-epoch demo model, which writes nearly the same words for every file, agrees on
+    all 14 LibriSpeech sample files). The benchmark reports the agreement of the model it measures.
+    """
+    for stem in ("encoder", "encoder_chunk8", "predictor", "joint"):
+        assert (onnx_dir / f"{stem}.int8.onnx").is_file()
+    agreement = {}
+    for name, wav in audio.items():
+        ref, got = ort_fp32.transcribe(wav), ort_int8.transcribe(wav)
+        agreement[name] = difflib.SequenceMatcher(a=ref, b=got, autojunk=False).ratio()
+        assert rel_err(ort_int8.encode(wav), ort_fp32.encode(wav)) < 0.05, name  # quantisation noise only
+        stream32, stream8 = ort_fp32.transcribe_streaming(wav, 8), ort_int8.transcribe_streaming(wav, 8)
+        agreement[f"{name} streaming"] = difflib.SequenceMatcher(a=stream32, b=stream8, autojunk=False).ratio()
+    assert min(agreement.values()) >= 0.5 and np.mean(list(agreement.values())) >= 0.65, agreement
+    if not any(k.startswith("real") for k in audio):
+        pytest.skip(f"real LibriSpeech sample absent ({SAMPLE}); int8 agreement checked on synthetic audio only")
+
+
+# ---------------------------------------------------------------------------
+# Command line
+
+
+def test_cli_exports_a_variant_yaml(tmp_path, capsys):
+    out = tmp_path / "cli"
+    assert main([str(TINY), str(out), "--chunk-frames", "8", "--left-chunks", "1"]) == 0
+    captured = capsys.readouterr()
+    assert "random weights" in captured.err
+    assert {"encoder.onnx", "encoder_chunk8.onnx", "predictor.onnx", "joint.onnx", "onnx_config.json"} <= {
+        p.name for p in out.iterdir()}
+    assert not list(out.glob("*.int8.onnx"))  # only with --int8
+    tokens = OrtTransducer(out).transcribe(synthetic_audio())
+    assert isinstance(tokens, list)
+    with pytest.raises(FileNotFoundError, match="int8.onnx not found"):
+        OrtTransducer(out, int8=True)
+    with pytest.raises(ValueError, match="no streaming graph for chunk_frames=16"):
+        OrtTransducer(out).stream(16)
+
+
+def test_cli_errors_name_the_argument(tmp_path, capsys):
+    assert main([str(tmp_path / "nowhere"), str(tmp_path / "o")]) == 2
+    assert f"source not found: {tmp_path / 'nowhere'}" in capsys.readouterr().err
+    assert main([str(tmp_path), str(tmp_path / "o")]) == 2
+    assert "expected a model folder" in capsys.readouterr().err
+    assert main([str(TINY), str(tmp_path / "o"), "--left-chunks", "0"]) == 2
+    assert "--left-chunks=0" in capsys.readouterr().err
