@@ -48,7 +48,6 @@ import shlex
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,7 +57,7 @@ import yaml
 from hyperpyyaml import load_hyperpyyaml
 
 from speechbrain_tinyconf.export import model_size, parse_wer_file
-from speechbrain_tinyconf.hparams import read_plain_yaml
+from speechbrain_tinyconf.hparams import load_detached, read_plain_yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 TRAIN = ROOT / "recipes" / "LibriSpeech" / "train.py"
@@ -232,11 +231,7 @@ def planned_counts(table: Table, variant: Variant) -> Counts:
     """Instantiates the variant as a run would (schedule included: the vocabulary sizes the heads)."""
     recipe_keys = set(read_plain_yaml(table.recipe.read_text(encoding="utf-8")))
     schedule = {k: v for k, v in table.schedule.items() if k in recipe_keys}
-    # the recipe creates its output folders on instantiation: keep them out of the repository
-    with tempfile.TemporaryDirectory() as tmp:
-        overrides = {**schedule, **model_overrides(table, variant), "data_folder": tmp, "output_folder": tmp}
-        hparams = load_hyperpyyaml(table.recipe.read_text(encoding="utf-8"), overrides)
-        return model_counts(hparams)
+    return model_counts(load_detached(table.recipe, {**schedule, **model_overrides(table, variant)}))
 
 
 def budget_summary(counts: Dict[str, Counts], table: Table) -> Dict[str, Any]:

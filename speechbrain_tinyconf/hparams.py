@@ -13,6 +13,7 @@ Authors
 from __future__ import annotations
 
 import re
+import tempfile
 from pathlib import Path
 from typing import Any, Dict, Mapping, Optional, Tuple, Union
 
@@ -71,6 +72,16 @@ def load_recipe_hparams(path: Union[str, Path], overrides: Overrides = None) -> 
     base_path, merged = variant_overrides(path, overrides)
     with open(base_path, encoding="utf-8") as stream:
         return load_hyperpyyaml(stream, merged)
+
+
+def load_detached(path: Union[str, Path], overrides: Overrides = None) -> Dict[str, Any]:
+    """``load_recipe_hparams`` for inspecting a model: no folder is left behind.
+
+    The recipe creates its output (checkpointer) folder when instantiated; here data and
+    output folders point to a temporary folder that is removed afterwards (``overrides`` win).
+    """
+    with tempfile.TemporaryDirectory(prefix="tinyconf_") as tmp:
+        return load_recipe_hparams(path, {"data_folder": tmp, "output_folder": tmp, **_as_dict(overrides, "overrides")})
 
 
 def resolved_yaml(path: Union[str, Path], overrides: Overrides = None) -> str:

@@ -55,7 +55,6 @@ import hashlib
 import json
 import shutil
 import sys
-import tempfile
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -206,16 +205,12 @@ def load_transducer(source: PathLike, overrides: Optional[Dict[str, Any]] = None
         hp["normalize"]._load(str(choice.normalizer_path))
         mods = TransducerModules.from_hparams(hp, tokenizer_path=run.tokenizer_model, source=str(source))
     elif source.is_file() and source.suffix in (".yaml", ".yml"):
-        from .hparams import load_recipe_hparams
+        from .hparams import load_detached
 
-        scratch = tempfile.mkdtemp(prefix="tinyconf_onnx_")  # the recipe YAML builds a checkpointer folder
-        merged = {"data_folder": scratch, "output_folder": scratch, **(overrides or {})}
+        merged = dict(overrides or {})
         if seed is not None:
             merged["seed"] = seed  # the YAML seeds torch first thing: same seed, same weights
-        try:
-            hp = load_recipe_hparams(source, merged)
-        finally:
-            shutil.rmtree(scratch, ignore_errors=True)
+        hp = load_detached(source, merged)
         ensure_normalizer_stats(hp["normalize"], int(hp.get("n_mels", 80)))
         mods = TransducerModules.from_hparams(hp, source=str(source), random_weights=True)
     else:

@@ -58,3 +58,13 @@ def test_bad_variant_files_name_the_problem(tmp_path):
     bad_plan.write_text(f"recipe: {ROOT / 'hparams' / 'transducer_recipe.yaml'}\nsharing: {{unique_blocks: 5}}\n")
     with pytest.raises(ValueError, match=r"sharing\.unique_blocks=5"):
         load_recipe_hparams(bad_plan, {"data_folder": "/x"})
+
+
+def test_load_detached_leaves_no_folder_behind(tmp_path, monkeypatch):
+    from speechbrain_tinyconf.hparams import load_detached
+
+    monkeypatch.chdir(tmp_path)  # the recipe's default output folder is relative (results/...)
+    hp = load_detached(ROOT / "tests" / "configs" / "tiny.yaml", {"d_model": 48})
+    assert hp["d_model"] == 48 and hp["model"] is not None
+    assert not Path(hp["output_folder"]).exists()  # the temporary folder is gone
+    assert list(tmp_path.iterdir()) == []  # and nothing was created in the working directory
