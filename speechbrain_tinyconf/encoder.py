@@ -102,6 +102,11 @@ class SharedConformerEncoder(ConformerEncoder):
             for layer in self.layers:
                 _factorise_layer(layer, self.plan)
         self._tie_parameters()
+        if self.plan.branch_scales is not None:
+            # Added after tying: always one tensor per virtual layer and branch.
+            for layer in self.layers:
+                for branch in BRANCHES:
+                    _add_branch_scale(getattr(layer, branch), d_model, self.plan.branch_scales)
         self.layer_scales: Optional[nn.Parameter] = None
         if "scales" in self.plan.per_layer:
             # (virtual layer, channel); ones keep the unscaled encoder at init.
@@ -188,6 +193,31 @@ class SharedConformerEncoder(ConformerEncoder):
     def _check_pos_embs(self, pos_embs: Optional[torch.Tensor]) -> None:
         if self.attention_type == "RelPosMHAXL" and pos_embs is None:
             raise ValueError("SharedConformerEncoder: RelPosMHAXL attention needs pos_embs")
+
+
+# ---------------------------------------------------------------------------
+# Per-layer residual-branch scales (``sharing.branch_scales``).
+
+# The residual branches of SpeechBrain's ConformerEncoderLayer, in forward order.
+BRANCHES = ("ffn_module1", "mha_layer", "convolution_module", "ffn_module2")
+
+
+def _add_branch_scale(branch: nn.Module, d_model: int, init: float) -> None:
+    # A parameter on the branch module plus a plain-function hook (no closure):
+    # SpeechBrain's layer code runs unchanged, and deepcopy/pickle stay correct.
+    branch.branch_scale = nn.Parameter(torch.full((d_model,), float(init)))
+    branch.register_forward_hook(_scale_branch_output)
+
+
+def _scale_branch_output(module: nn.Module, inputs, output):
+    if isinstance(output, tuple):  # attention: (output, attention weights)
+        return (output[0] * module.branch_scale,) + tuple(output[1:])
+    return output * module.branch_scale
+
+
+def branch_scale(branch: nn.Module) -> Optional[torch.Tensor]:
+    """The per-channel output scale of a residual branch, or ``None`` if it has none."""
+    return getattr(branch, "branch_scale", None)
 
 
 # ---------------------------------------------------------------------------

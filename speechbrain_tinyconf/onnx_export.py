@@ -64,6 +64,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from .encoder import branch_scale
 from .onnx_runtime import (  # noqa: F401  (re-exported: the torch-free runtime half)
     CONFIG_NAME,
     FRONTEND_NAME,
@@ -430,8 +431,10 @@ def _layer_step(layer, x, mha_ctx, conv_ctx, pos, key_pad, conv_keep, C: int, L:
     new_conv = conv_in[:, C:]
     conv = layer.convolution_module
     out = conv.bottleneck(conv.layer_norm(conv_in).transpose(1, 2)) * conv_keep
-    out = conv.after_conv(conv.conv(out).transpose(1, 2))
-    x = x + out[:, P:]
+    out = conv.after_conv(conv.conv(out).transpose(1, 2))[:, P:]
+    if branch_scale(conv) is not None:  # the module's hook does not run: its forward is unrolled here
+        out = out * branch_scale(conv)
+    x = x + out
     x = layer.norm2(x + 0.5 * layer.ffn_module2(x))
     return x, new_mha, new_conv
 

@@ -10,6 +10,7 @@ A plan is a pair of small dataclasses, buildable from a YAML mapping::
             attention: 2
         tie_macaron: both           # (iii) 2nd macaron FFN reuses the 1st's linears
         per_layer: [norms, biases, scales]   # (iii) small parts kept per virtual layer
+        branch_scales: 0.1          # (iii) per-layer scale on each residual branch, its init
         low_rank:                   # (iv)
             targets: [ffn, attention, conv]
             rank: {ffn: 64, attention: 48, conv: 32}
@@ -119,6 +120,14 @@ class SharingPlan:
         output projection).
     low_rank : LowRankPlan or mapping, optional
         (iv) Low-rank factorisation and factor sharing.
+    branch_scales : float, optional
+        (iii) Initial value of a learnable per-channel scale, kept per virtual
+        layer, on the output of each residual branch (both macaron FFNs,
+        attention, convolution); ``None`` (default) adds none. SpeechBrain's
+        Conformer layer ends in a LayerNorm, so a deep stack is a post-LN
+        network that trains slowly; a small init (0.1) starts every layer
+        near the identity and lets 8-16 virtual layers learn from the first
+        updates (see README, "Why branch scales").
 
     Example
     -------
@@ -134,6 +143,7 @@ class SharingPlan:
     tie_macaron: str = "none"
     per_layer: Sequence[str] = ()
     low_rank: Optional[LowRankPlan] = None
+    branch_scales: Optional[float] = None
 
     # ------------------------------------------------------------------ build
     @classmethod
@@ -200,6 +210,14 @@ class SharingPlan:
             )
         if self.low_rank is not None:
             self._validate_low_rank(n_blocks)
+        if self.branch_scales is not None and (
+            isinstance(self.branch_scales, bool)
+            or not isinstance(self.branch_scales, (int, float))
+            or not 0.0 < self.branch_scales <= 1.0
+        ):
+            raise ValueError(
+                f"sharing.branch_scales={self.branch_scales!r}: expected the initial scale, a number in (0, 1]"
+            )
 
     def _validate_low_rank(self, n_blocks: int) -> None:
         lr = self.low_rank

@@ -274,6 +274,39 @@ def test_streaming_step_module_matches_pytorch_on_short_context(mods):
             assert rel_err(out, ref) <= 1e-5, f"step {i} (SpeechBrain context {seen} frames)"
 
 
+def test_branch_scales_exported(audio, tmp_path):
+    """`sharing.branch_scales`: the unrolled streaming step applies the convolution's scale itself
+    (its module hook does not run there); full and streaming graphs match PyTorch."""
+    from speechbrain.utils.dynamic_chunk_training import DynChunkTrainConfig
+
+    m = load_transducer(TINY, overrides={**ALL_LEVELS, "sharing": {**ALL_LEVELS["sharing"], "branch_scales": 0.5}})
+    perturb(m, seed=1, scale=0.2)  # scales spread around 0.5, none equal
+    m.eval()
+    g = chunk_geometry(m, 4, LEFT_CHUNKS)
+    step = EncoderStep(m, g).eval()
+    ctx = m.Transformer.make_streaming_context(DynChunkTrainConfig(4, LEFT_CHUNKS))
+    mha = torch.zeros(g.num_layers, 1, g.left_frames, g.d_model)
+    conv = torch.zeros(g.num_layers, 1, g.conv_frames, g.d_model)
+    done = torch.zeros(1, dtype=torch.int64)
+    gen = torch.Generator().manual_seed(3)
+    with torch.no_grad():
+        for i in range(LEFT_CHUNKS + 3):
+            feats = torch.randn(1, g.feat_frames, m.normalize.glob_mean.numel(), generator=gen)
+            x = m.CNN(step.normalize(feats))[:, g.trim_frames: g.trim_frames + 4]
+            ref = m.proj_enc(m.Transformer.encode_streaming(x, ctx))
+            out, mha, conv, done = step(feats, mha, conv, done)
+            assert rel_err(out, ref) <= 1e-5, f"step {i}"
+    export_transducer(m, tmp_path, chunk_frames=(4,), left_chunks=LEFT_CHUNKS, int8=False)
+    ort = OrtTransducer(tmp_path)
+    wav = audio["synthetic"]
+    assert rel_err(ort.encode(wav), m.encode(torch.from_numpy(wav)[None])[0].numpy()) <= 1e-4
+    stream = ort.stream(4)
+    chunks = stream.split(wav)
+    ref, _ = pytorch_streaming(m, chunks, 4)
+    for i, chunk in enumerate(chunks):
+        assert rel_err(stream.encode_chunk(chunk), ref[i]) <= 1e-4, f"chunk {i}"
+
+
 def test_predictor_and_joint_match_pytorch(tmp_path):
     from speechbrain_tinyconf.onnx_export import _export_graph, ort_session
 

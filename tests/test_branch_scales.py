@@ -1,0 +1,133 @@
+"""`sharing.branch_scales`: a per-virtual-layer scale on each residual branch of SpeechBrain's layer."""
+
+import copy
+import pickle
+
+import pytest
+import torch
+from speechbrain.lobes.models.transformer.Conformer import ConformerEncoder
+from speechbrain.nnet.attention import RelPosEncXL
+from speechbrain.utils.dynamic_chunk_training import DynChunkTrainConfig
+
+from speechbrain_tinyconf import SharedConformerEncoder, size_report
+from speechbrain_tinyconf.encoder import BRANCHES
+
+CFG = dict(num_layers=4, d_model=32, d_ffn=64, nhead=4, kernel_size=7, dropout=0.0)
+TOL = 1e-5
+
+
+def _inputs(batch=2, frames=24):
+    torch.manual_seed(2)
+    x = torch.randn(batch, frames, CFG["d_model"])
+    return x, RelPosEncXL(CFG["d_model"])(x)
+
+
+def _scales(enc):
+    return {name: p for name, p in enc.named_parameters() if name.endswith("branch_scale")}
+
+
+def test_unit_scales_equal_speechbrain_encoder():
+    torch.manual_seed(0)
+    ref = ConformerEncoder(**CFG).eval()
+    ours = SharedConformerEncoder(**CFG, sharing={"branch_scales": 1.0}).eval()
+    result = ours.load_state_dict(ref.state_dict(), strict=False)
+    assert sorted(result.missing_keys) == sorted(_scales(ours))  # only the scales are new
+    x, pos = _inputs()
+    assert (ref(x, pos_embs=pos)[0] - ours(x, pos_embs=pos)[0]).abs().max() <= TOL
+
+
+def test_every_branch_is_scaled():
+    """With every branch scaled to 0 each layer is only its final LayerNorm."""
+    enc = SharedConformerEncoder(**CFG, sharing={"branch_scales": 0.1, "unique_blocks": 2}).eval()
+    x, pos = _inputs()
+    with torch.no_grad():
+        for scale in _scales(enc).values():
+            scale.zero_()
+        expected = x
+        for layer in enc.layers:
+            expected = layer.norm2(expected)
+        expected = enc.norm(expected)
+    assert (enc(x, pos_embs=pos)[0] - expected).abs().max() <= TOL
+    # and each branch on its own changes the output
+    for branch in BRANCHES:
+        with torch.no_grad():
+            getattr(enc.layers[1], branch).branch_scale.fill_(1.0)
+        out = enc(x, pos_embs=pos)[0]
+        assert (out - expected).abs().max() > 1e-3, branch
+        with torch.no_grad():
+            getattr(enc.layers[1], branch).branch_scale.zero_()
+
+
+def test_scales_are_per_virtual_layer_and_counted():
+    plan = {"unique_blocks": 1, "share_modules": {"ffn": "all"}, "branch_scales": 0.1}
+    enc = SharedConformerEncoder(**CFG, sharing=plan)
+    plain = SharedConformerEncoder(**CFG, sharing={"unique_blocks": 1, "share_modules": {"ffn": "all"}})
+    scales = _scales(enc)
+    assert len(scales) == CFG["num_layers"] * len(BRANCHES)
+    assert len({id(p) for p in scales.values()}) == len(scales)  # nothing tied
+    assert all(torch.all(p == 0.1) for p in scales.values())
+    extra = CFG["num_layers"] * len(BRANCHES) * CFG["d_model"]
+    assert size_report(enc).unique_params == size_report(plain).unique_params + extra
+    # the block itself is still shared
+    assert enc.layers[0].ffn_module1[1].ffn[0].weight is enc.layers[3].ffn_module1[1].ffn[0].weight
+
+
+def test_copies_and_checkpoints_keep_their_own_scales(tmp_path):
+    enc = SharedConformerEncoder(**CFG, sharing={"branch_scales": 0.1}).eval()
+    x, pos = _inputs()
+    before = enc(x, pos_embs=pos)[0]
+    for clone in (copy.deepcopy(enc), pickle.loads(pickle.dumps(enc))):
+        with torch.no_grad():
+            clone.layers[0].mha_layer.branch_scale.fill_(2.0)
+        assert (clone(x, pos_embs=pos)[0] - before).abs().max() > 1e-3
+        assert (enc(x, pos_embs=pos)[0] - before).abs().max() == 0  # the original is untouched
+    torch.save(clone.state_dict(), tmp_path / "enc.ckpt")
+    fresh = SharedConformerEncoder(**CFG, sharing={"branch_scales": 0.1}).eval()
+    fresh.load_state_dict(torch.load(tmp_path / "enc.ckpt"))
+    assert (fresh(x, pos_embs=pos)[0] - clone(x, pos_embs=pos)[0]).abs().max() <= TOL
+
+
+def _last_linear(layer, branch):
+    """The linear that ends a branch of SpeechBrain's layer (its output is what the scale multiplies)."""
+    return {
+        "ffn_module1": lambda: layer.ffn_module1[1].ffn[3],
+        "ffn_module2": lambda: layer.ffn_module2[1].ffn[3],
+        "mha_layer": lambda: layer.mha_layer.out_proj,
+        "convolution_module": lambda: layer.convolution_module.after_conv[2],
+    }[branch]()
+
+
+def test_scales_equal_folded_weights_full_and_streaming():
+    """Scaled branches == SpeechBrain's encoder with each scale folded into the branch's last linear,
+    both for the full forward and chunk by chunk through forward_streaming."""
+    torch.manual_seed(0)
+    ours = SharedConformerEncoder(**CFG, sharing={"branch_scales": 0.3}).eval()
+    with torch.no_grad():
+        for i, scale in enumerate(_scales(ours).values()):
+            scale.uniform_(0.2, 1.5, generator=torch.Generator().manual_seed(i))
+    ref = ConformerEncoder(**CFG).eval()
+    ref.load_state_dict(ours.state_dict(), strict=False)
+    with torch.no_grad():
+        for ref_layer, layer in zip(ref.layers, ours.layers):
+            for branch in BRANCHES:
+                scale = getattr(layer, branch).branch_scale
+                linear = _last_linear(ref_layer, branch)
+                linear.weight.mul_(scale[:, None])
+                linear.bias.mul_(scale)
+    x, pos = _inputs(batch=1, frames=32)
+    assert (ref(x, pos_embs=pos)[0] - ours(x, pos_embs=pos)[0]).abs().max() <= TOL
+    config = DynChunkTrainConfig(chunk_size=8, left_context_size=2)
+    ctx_ref, ctx_ours = ref.make_streaming_context(config), ours.make_streaming_context(config)
+    for chunk in x.split(8, dim=1):
+        left = ctx_ref.layers[0].mha_left_context
+        seen = 0 if left is None else left.shape[1]
+        pos = RelPosEncXL(CFG["d_model"])(torch.empty(1, chunk.shape[1] + seen))
+        a = ref.forward_streaming(chunk, ctx_ref, pos_embs=pos)[0]
+        b = ours.forward_streaming(chunk, ctx_ours, pos_embs=pos)[0]
+        assert (a - b).abs().max() <= TOL
+
+
+@pytest.mark.parametrize("value", [0, -0.1, 1.5, True, "0.1"])
+def test_bad_init_names_the_field(value):
+    with pytest.raises(ValueError, match=r"sharing\.branch_scales"):
+        SharedConformerEncoder(**CFG, sharing={"branch_scales": value})
