@@ -253,49 +253,39 @@ def test_streaming_steps_match_pytorch_streaming(mods, ort_fp32, audio, chunk_fr
     assert int(stream.processed[0]) == chunk_frames * len(chunks)
 
 
-def test_streaming_step_module_matches_pytorch_on_short_context(mods):
-    """The first steps, where SpeechBrain's contexts are still shorter than the caches (torch only)."""
+def check_step_matches_streaming(m, steps: int = 5, chunk_frames: int = 4) -> None:
+    """EncoderStep (the streaming graph's torch module) against SpeechBrain's encode_streaming, step by step."""
     from speechbrain.utils.dynamic_chunk_training import DynChunkTrainConfig
 
-    g = chunk_geometry(mods, 4, LEFT_CHUNKS)
-    step = EncoderStep(mods, g).eval()
-    ctx = mods.Transformer.make_streaming_context(DynChunkTrainConfig(4, LEFT_CHUNKS))
+    g = chunk_geometry(m, chunk_frames, LEFT_CHUNKS)
+    step = EncoderStep(m, g).eval()
+    ctx = m.Transformer.make_streaming_context(DynChunkTrainConfig(chunk_frames, LEFT_CHUNKS))
     mha = torch.zeros(g.num_layers, 1, g.left_frames, g.d_model)
     conv = torch.zeros(g.num_layers, 1, g.conv_frames, g.d_model)
     done = torch.zeros(1, dtype=torch.int64)
     gen = torch.Generator().manual_seed(3)
     with torch.no_grad():
-        for i in range(5):
-            feats = torch.randn(1, g.feat_frames, mods.normalize.glob_mean.numel(), generator=gen)
-            x = mods.CNN(step.normalize(feats))[:, g.trim_frames: g.trim_frames + 4]
-            ref = mods.proj_enc(mods.Transformer.encode_streaming(x, ctx))
+        for i in range(steps):
+            feats = torch.randn(1, g.feat_frames, m.normalize.glob_mean.numel(), generator=gen)
+            x = m.CNN(step.normalize(feats))[:, g.trim_frames: g.trim_frames + chunk_frames]
+            ref = m.proj_enc(m.Transformer.encode_streaming(x, ctx))
             seen = ctx.encoder_context.layers[0].mha_left_context.shape[1]
             out, mha, conv, done = step(feats, mha, conv, done)
             assert rel_err(out, ref) <= 1e-5, f"step {i} (SpeechBrain context {seen} frames)"
 
 
+def test_streaming_step_module_matches_pytorch_on_short_context(mods):
+    """The first steps, where SpeechBrain's contexts are still shorter than the caches (torch only)."""
+    check_step_matches_streaming(mods)
+
+
 def test_branch_scales_exported(audio, tmp_path):
     """`sharing.branch_scales`: the unrolled streaming step applies the convolution's scale itself
     (its module hook does not run there); full and streaming graphs match PyTorch."""
-    from speechbrain.utils.dynamic_chunk_training import DynChunkTrainConfig
-
     m = load_transducer(TINY, overrides={**ALL_LEVELS, "sharing": {**ALL_LEVELS["sharing"], "branch_scales": 0.5}})
     perturb(m, seed=1, scale=0.2)  # scales spread around 0.5, none equal
     m.eval()
-    g = chunk_geometry(m, 4, LEFT_CHUNKS)
-    step = EncoderStep(m, g).eval()
-    ctx = m.Transformer.make_streaming_context(DynChunkTrainConfig(4, LEFT_CHUNKS))
-    mha = torch.zeros(g.num_layers, 1, g.left_frames, g.d_model)
-    conv = torch.zeros(g.num_layers, 1, g.conv_frames, g.d_model)
-    done = torch.zeros(1, dtype=torch.int64)
-    gen = torch.Generator().manual_seed(3)
-    with torch.no_grad():
-        for i in range(LEFT_CHUNKS + 3):
-            feats = torch.randn(1, g.feat_frames, m.normalize.glob_mean.numel(), generator=gen)
-            x = m.CNN(step.normalize(feats))[:, g.trim_frames: g.trim_frames + 4]
-            ref = m.proj_enc(m.Transformer.encode_streaming(x, ctx))
-            out, mha, conv, done = step(feats, mha, conv, done)
-            assert rel_err(out, ref) <= 1e-5, f"step {i}"
+    check_step_matches_streaming(m, steps=LEFT_CHUNKS + 3)
     export_transducer(m, tmp_path, chunk_frames=(4,), left_chunks=LEFT_CHUNKS, int8=False)
     ort = OrtTransducer(tmp_path)
     wav = audio["synthetic"]
