@@ -44,4 +44,4 @@ for bin in espeak-ng flite sox; do
         exit 1
     fi
 done
-echo "install_tts.sh: done ($(espeak-ng --version | head -n1); $(flite --version 2>&1 | head -n1))"
+echo "install_tts.sh: done ($(espeak-ng --version | sed -n 1p); $(flite --version 2>&1 | sed -n 1p))"

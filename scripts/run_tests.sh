@@ -2,6 +2,6 @@
 # Sets up a fresh machine and runs the whole test suite (this is what CI runs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-python -m pip install --quiet --disable-pip-version-check -e ".[dev]"
+python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[dev]"
 if [ -f scripts/install_tts.sh ]; then bash scripts/install_tts.sh; fi
 python -m pytest tests speechbrain_tinyconf --doctest-modules -q -p no:cacheprovider "$@"

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
 import re
 import shutil
 import sys
@@ -39,22 +40,18 @@ from hyperpyyaml import load_hyperpyyaml
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 
-from .hparams import read_plain_yaml
+from .hparams import resolve_text
+from .runs import EXPORT_MARKER, run_folders_in
 from .size import SizeReport, size_report
 
 PathLike = Union[str, Path]
 
-# Top-level recipe keys copied verbatim into the inference YAML (modules, then informative scalars).
+# Top-level recipe keys copied verbatim into the inference YAML, with every key they refer to.
 MODULE_KEYS = (
     "compute_features", "normalize", "CNN", "Transformer", "enc", "proj_enc",
     "emb", "dec", "proj_dec", "Tjoint", "transducer_lin", "proj_ctc",
 )
-INFO_KEYS = (
-    "variant", "sample_rate", "n_fft", "n_mels", "win_length", "vocab_size", "token_type",
-    "d_model", "d_ffn", "nhead", "num_encoder_layers", "kernel_size", "sharing",
-    "cnn_channels", "cnn_out_channels", "emb_dim", "dec_dim", "joint_dim", "activation",
-    "blank_index", "bos_index", "pad_index",
-)
+REFERENCE = re.compile(r"<([A-Za-z_][\w]*)")
 # The recipe's `model` ModuleList, in this order (what model.ckpt holds).
 MODEL_ORDER = ("CNN", "enc", "emb", "dec", "proj_enc", "proj_dec", "proj_ctc", "transducer_lin")
 MODEL_FILES = ("hyperparams.yaml", "model.ckpt", "normalizer.ckpt", "tokenizer.ckpt")
@@ -73,7 +70,12 @@ INFERENCE_TEMPLATE = """
 transducer_beam_search: True  # EncoderDecoderASR: the decoder takes only the encoder output
 
 # EncoderDecoderASR.encode_batch runs encoder(wavs, wav_lens): waveform -> joint space.
+# FullContextLimit refuses inputs longer than max_seconds (attention memory grows with the square of
+# the length); StreamingASR and `python -m speechbrain_tinyconf.transcribe` stream long files instead.
 encoder: !new:speechbrain.nnet.containers.LengthsCapableSequential
+    - !new:speechbrain_tinyconf.transcribe.FullContextLimit
+        max_seconds: 60.0
+        sample_rate: !ref <sample_rate>
     - !ref <compute_features>
     - !ref <normalize>
     - !ref <CNN>
@@ -205,7 +207,7 @@ def read_run(run_dir: PathLike) -> RunInfo:
     if not hp_path.is_file():
         raise FileNotFoundError(f"hyperparams.yaml not found in {run_dir} (not a recipe output folder)")
     text = hp_path.read_text(encoding="utf-8")
-    recipe = read_plain_yaml(text) or {}
+    recipe = resolve_text(text)
     missing = [k for k in MODULE_KEYS + ("blank_index",) if k not in recipe]
     if missing:
         raise ValueError(f"{hp_path}: not a transducer recipe (missing keys: {', '.join(missing)})")
@@ -276,14 +278,47 @@ def choose_checkpoint(run_dir: PathLike, mode: str = "average", num_avg: int = 1
 # Inference hyperparams
 
 
+def _references(node: Any) -> List[str]:
+    """Top-level keys a YAML node refers to (``!ref <d_model>``, ``!ref <n_mels> // 4 * <c>``)."""
+    found: List[str] = []
+    if isinstance(node, dict):
+        for value in node.values():
+            found += _references(value)
+    elif isinstance(node, list):
+        for value in node:
+            found += _references(value)
+    elif getattr(node, "tag", None) is not None and str(getattr(node.tag, "value", node.tag)).startswith("!ref"):
+        found += REFERENCE.findall(str(node.value))
+    return found
+
+
 def inference_hparams_text(recipe_text: str) -> str:
-    """Inference YAML: the recipe's model definitions (verbatim) + :data:`INFERENCE_TEMPLATE`."""
+    """Inference YAML: the recipe's model definitions (verbatim) + :data:`INFERENCE_TEMPLATE`.
+
+    The module definitions keep their ``!ref``s, and exactly the top-level values they (and
+    the template) refer to are copied, in the recipe's order: each number is written once and
+    editing it changes the model. A run saved with its references resolved (older train.py)
+    gives its definitions with inline values.
+    """
     rt = YAML()
     rt.width = 4096
     data = rt.load(recipe_text)
-    kept = CommentedMap()
-    for key in INFO_KEYS + MODULE_KEYS:
+    template = rt.load(INFERENCE_TEMPLATE)
+    needed = set(MODULE_KEYS) | set(_references(template))
+    todo = list(needed)
+    while todo:
+        key = todo.pop()
         if key in data:
+            for ref in _references(data[key]):
+                if ref not in needed:
+                    needed.add(ref)
+                    todo.append(ref)
+    missing = sorted(k for k in needed - set(template) if k not in data)
+    if missing:
+        raise ValueError(f"the run's hyperparams.yaml lacks {', '.join(missing)} (needed by the model definitions)")
+    kept = CommentedMap()
+    for key in data:
+        if key in needed and key not in template:
             kept[key] = data[key]
     stream = io.StringIO()
     rt.dump(kept, stream)
@@ -298,7 +333,8 @@ def inference_hparams_text(recipe_text: str) -> str:
     body = "\n".join(lines)
     header = (
         "# Inference hyperparameters generated by speechbrain_tinyconf.export from a recipe run.\n"
-        "# Load with speechbrain.inference.ASR.EncoderDecoderASR or StreamingASR (needs speechbrain-tinyconf).\n\n"
+        "# Load with speechbrain.inference.ASR.EncoderDecoderASR or StreamingASR (needs speechbrain-tinyconf).\n"
+        "# Loading this file runs the code its !new:/!apply: tags name: load only folders you trust.\n\n"
     )
     return header + body + "\n" + INFERENCE_TEMPLATE
 
@@ -539,10 +575,9 @@ def export(run_dir: PathLike, model_dir: PathLike, ckpt: str = "average", num_av
         num_avg = int(run.recipe.get("avg_checkpoints", 1))
     choice = choose_checkpoint(run.run_dir, ckpt, num_avg)
     model_dir = Path(model_dir)
-    if model_dir.exists() and any(model_dir.iterdir()):
-        if not overwrite and not (model_dir / "hyperparams.yaml").is_file():
-            raise FileExistsError(f"{model_dir} exists and is not an exported model folder; not overwriting it")
-        for name in MODEL_FILES + ("README.md",):
+    check_output_folder(model_dir, overwrite)
+    if model_dir.exists():
+        for name in MODEL_FILES + ("README.md", EXPORT_MARKER):
             (model_dir / name).unlink(missing_ok=True)
     model_dir.mkdir(parents=True, exist_ok=True)
     (model_dir / "hyperparams.yaml").write_text(inference_hparams_text(run.recipe_text), encoding="utf-8")
@@ -555,7 +590,26 @@ def export(run_dir: PathLike, model_dir: PathLike, ckpt: str = "average", num_av
     files = {name: (model_dir / name).stat().st_size for name in MODEL_FILES}
     name = f"speechbrain-tinyconf-{run.recipe.get('variant', 'model')}"
     (model_dir / "README.md").write_text(model_card(run, choice, report, files, name), encoding="utf-8")
+    marker = {"exported_by": "speechbrain_tinyconf.export", "run_dir": str(run.run_dir.resolve()),
+              "checkpoints": [Path(c.path).name for c in choice.sources], "mode": choice.mode}
+    (model_dir / EXPORT_MARKER).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
     return model_dir
+
+
+def check_output_folder(model_dir: Path, overwrite: bool) -> None:
+    """Refuses an output folder that holds a run or anything but an earlier export (``--overwrite``)."""
+    runs = list(run_folders_in(model_dir))
+    if runs:
+        where = "is" if runs[0] == model_dir else f"contains ({runs[0]})"
+        raise FileExistsError(f"{model_dir} {where} a recipe run folder: export writes a separate model folder, "
+                              "e.g. RUN_DIR/model")
+    if not model_dir.exists() or not any(model_dir.iterdir()):
+        return
+    if not (model_dir / EXPORT_MARKER).is_file():
+        raise FileExistsError(f"{model_dir} exists, is not empty and is not a model folder written by export "
+                              f"(no {EXPORT_MARKER}); not writing into it")
+    if not overwrite:
+        raise FileExistsError(f"{model_dir} already holds an exported model: pass --overwrite to replace it")
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -566,7 +620,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--ckpt", choices=["average", "best"], default="average",
                         help="average of the best --num-avg checkpoints by valid loss (default) or the best one")
     parser.add_argument("--num-avg", type=int, default=None, help="checkpoints to average (default: the recipe's avg_checkpoints)")
-    parser.add_argument("--overwrite", action="store_true", help="replace the files of an existing folder")
+    parser.add_argument("--overwrite", action="store_true", help="replace an earlier export in MODEL_DIR")
     args = parser.parse_args(argv)
     try:
         out = export(args.run_dir, args.model_dir, args.ckpt, args.num_avg, args.overwrite)

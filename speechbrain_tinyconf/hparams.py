@@ -84,6 +84,36 @@ def load_detached(path: Union[str, Path], overrides: Overrides = None) -> Dict[s
         return load_recipe_hparams(path, {"data_folder": tmp, "output_folder": tmp, **_as_dict(overrides, "overrides")})
 
 
+def recipe_yaml(path: Union[str, Path], overrides: Overrides = None) -> str:
+    """The base recipe text with the variant's and the command line's values applied, references kept.
+
+    What train.py saves as a run's ``hyperparams.yaml``: it loads like the original
+    (``!ref <d_model>`` still points at ``d_model``), so each value is written once.
+    """
+    import io
+
+    from hyperpyyaml.core import recursive_update
+    from ruamel.yaml import YAML
+
+    base_path, merged = variant_overrides(path, overrides)
+    rt = YAML()
+    rt.width = 4096
+    with open(base_path, encoding="utf-8") as stream:
+        tree = rt.load(stream)
+    if merged:
+        recursive_update(tree, merged, must_match=False)
+    out = io.StringIO()
+    rt.dump(tree, out)
+    return out.getvalue()
+
+
+def resolve_text(text: str) -> Dict[str, Any]:
+    """A (hyper)pyyaml text as plain data with its ``!ref`` values resolved (nothing instantiated)."""
+    from hyperpyyaml import resolve_references
+
+    return read_plain_yaml(resolve_references(text).getvalue()) or {}
+
+
 def resolved_yaml(path: Union[str, Path], overrides: Overrides = None) -> str:
     """The base recipe text with the variant's and the command line's values applied."""
     base_path, merged = variant_overrides(path, overrides)

@@ -4,7 +4,9 @@
 
 Prints one ``<path>\\t<text>`` line per file. A file that cannot be read is
 reported on stderr and skipped; the exit status is 1 if any file failed, 2 if
-the model folder is unusable. Audio is loaded and converted (resampled,
+the model folder is unusable. Files longer than :data:`MAX_FULL_CONTEXT_S`
+seconds are decoded chunk by chunk (said on stderr): full-context attention
+needs memory that grows with the square of the length (13 GB for 10 minutes). Audio is loaded and converted (resampled,
 averaged to mono) exactly as SpeechBrain's ``Pretrained.load_audio`` does,
 without its URL/Hub fetching. Runs offline.
 
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import math
 import os
 import sys
 from pathlib import Path
@@ -26,6 +29,10 @@ import torch
 
 PathLike = Union[str, Path]
 REQUIRED_FILES = ("hyperparams.yaml", "model.ckpt", "normalizer.ckpt", "tokenizer.ckpt")
+# Longest input decoded with full-context attention; longer files are streamed (CLI) or refused
+# (EncoderDecoderASR, through FullContextLimit in the exported hyperparams.yaml).
+MAX_FULL_CONTEXT_S = 60.0
+DEFAULT_CHUNK_MS, DEFAULT_LEFT_CHUNKS = 640.0, 4
 
 
 class ModelFolderError(ValueError):
@@ -63,6 +70,43 @@ def spm_decode_streaming(tokenizer, hyps: List[int], context) -> str:
     return text
 
 
+class FullContextLimit(torch.nn.Module):
+    """First module of the exported ``encoder``: refuses waveforms too long for full-context attention.
+
+    ``EncoderDecoderASR`` attends over the whole input at once, so memory grows with the
+    square of its length (a 2-hour file asks for hundreds of GB). Above ``max_seconds`` it
+    raises a ``ValueError`` that names the streaming alternatives instead.
+
+    Example
+    -------
+    >>> guard = FullContextLimit(max_seconds=1.0, sample_rate=16000)
+    >>> guard(torch.zeros(1, 16000)).shape
+    torch.Size([1, 16000])
+    >>> guard(torch.zeros(1, 16001))
+    Traceback (most recent call last):
+    ...
+    ValueError: input of 1.0 s is longer than the full-context limit of 1 s (attention memory grows with the square of the length): decode it chunk by chunk with StreamingASR, or python -m speechbrain_tinyconf.transcribe (it streams long files; --streaming forces it)
+    """
+
+    def __init__(self, max_seconds: float = MAX_FULL_CONTEXT_S, sample_rate: int = 16000):
+        super().__init__()
+        self.max_seconds, self.sample_rate = float(max_seconds), int(sample_rate)
+
+    def forward(self, wavs: torch.Tensor) -> torch.Tensor:
+        seconds = wavs.shape[-1] / self.sample_rate
+        if seconds > self.max_seconds:
+            raise ValueError(
+                f"input of {seconds:.1f} s is longer than the full-context limit of {self.max_seconds:g} s "
+                "(attention memory grows with the square of the length): decode it chunk by chunk with "
+                "StreamingASR, or python -m speechbrain_tinyconf.transcribe (it streams long files; "
+                "--streaming forces it)"
+            )
+        return wavs
+
+    def extra_repr(self) -> str:
+        return f"max_seconds={self.max_seconds:g}, sample_rate={self.sample_rate}"
+
+
 def check_model_dir(model_dir: PathLike) -> Path:
     """Raises :class:`ModelFolderError` naming what is missing from ``model_dir``."""
     model_dir = Path(model_dir)
@@ -97,6 +141,49 @@ def load_model(model_dir: PathLike, streaming: bool = False, device: str = "cpu"
     )
 
 
+def _why(err: BaseException) -> str:
+    """One line for an exception (its first line: torch's load errors run over several)."""
+    text = str(err).strip().splitlines()
+    return f"{type(err).__name__}: {text[0] if text else ''}"
+
+
+def broken_model_file(model_dir: PathLike) -> Optional[str]:
+    """``"<file>: <why>"`` for the first file of a model folder that cannot be read, else None."""
+    import sentencepiece
+
+    from .hparams import read_plain_yaml
+
+    model_dir = Path(model_dir)
+    try:
+        read_plain_yaml((model_dir / "hyperparams.yaml").read_text(encoding="utf-8"))
+    except Exception as err:
+        return f"{model_dir / 'hyperparams.yaml'}: not valid YAML ({_why(err)})"
+    for name in ("model.ckpt", "normalizer.ckpt"):
+        try:
+            torch.load(model_dir / name, map_location="cpu")
+        except Exception as err:
+            return f"{model_dir / name}: corrupt or not a PyTorch checkpoint ({_why(err)})"
+    try:
+        sentencepiece.SentencePieceProcessor(model_file=str(model_dir / "tokenizer.ckpt"))
+    except Exception as err:
+        return f"{model_dir / 'tokenizer.ckpt'}: not a sentencepiece model ({_why(err)})"
+    return None
+
+
+def load_model_or_explain(model_dir: PathLike, streaming: bool = False, device: str = "cpu"):
+    """:func:`load_model`, with a failure turned into a :class:`ModelFolderError` naming the file at fault."""
+    check_model_dir(model_dir)
+    try:
+        return load_model(model_dir, streaming=streaming, device=device)
+    except ModelFolderError:
+        raise
+    except Exception as err:
+        where = broken_model_file(model_dir)
+        if where:
+            raise ModelFolderError(f"cannot load the model: {where}") from err
+        raise ModelFolderError(f"cannot load the model in {model_dir}: {_why(err)}") from err
+
+
 def load_audio(asr, path: PathLike) -> torch.Tensor:
     """Mono waveform at the model's rate, as ``asr.load_audio`` gives for a local file.
 
@@ -115,6 +202,9 @@ def load_audio(asr, path: PathLike) -> torch.Tensor:
         raise AudioFileError(f"{path}: cannot decode audio (unsupported format or corrupt file): {err}") from err
     if signal.numel() == 0:
         raise AudioFileError(f"{path}: contains no audio samples")
+    if not torch.isfinite(signal).all():
+        bad = int((~torch.isfinite(signal)).sum())
+        raise AudioFileError(f"{path}: {bad} sample(s) are NaN or infinite (corrupt file)")
     wav = asr.audio_normalizer(signal.to(asr.device), rate)
     minimum = min_samples(asr)
     if wav.numel() < minimum:
@@ -151,9 +241,43 @@ def transcribe_streaming(asr, wav: torch.Tensor, config) -> Iterator[str]:
         yield asr.transcribe_chunk(context, chunk, torch.tensor([1.0]))[0]
 
 
+def seconds(asr, wav: torch.Tensor) -> float:
+    """Duration of a waveform at the model's rate."""
+    return wav.shape[-1] / asr.audio_normalizer.sample_rate
+
+
 def frame_ms(asr) -> float:
     """Duration of one encoder frame in milliseconds (40 for 10 ms hops and 4x subsampling)."""
     return 1000.0 * asr.filter_props.stride / asr.audio_normalizer.sample_rate
+
+
+def positive_ms(text: str) -> float:
+    """argparse type of ``--chunk-ms``: a finite number of milliseconds > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of milliseconds") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be a finite number of milliseconds > 0")
+    return value
+
+
+def left_chunks(text: str) -> int:
+    """argparse type of ``--left-chunks``: an integer >= 0 (0 = no left context)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value}: must be >= 0 (chunks of left context kept by attention)")
+    return value
+
+
+def streaming_config(asr, chunk_ms: float, left: int):
+    """``DynChunkTrainConfig`` for a chunk length in ms (at least one encoder frame) and ``left`` chunks."""
+    from speechbrain.utils.dynamic_chunk_training import DynChunkTrainConfig
+
+    return DynChunkTrainConfig(max(1, round(chunk_ms / frame_ms(asr))), left)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -162,37 +286,46 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("model_dir", help="folder written by python -m speechbrain_tinyconf.export")
     parser.add_argument("audio", nargs="+", help="audio files (any rate or channel count soundfile reads)")
     parser.add_argument("--streaming", action="store_true", help="decode chunk by chunk with StreamingASR")
-    parser.add_argument("--chunk-ms", type=float, default=640.0, help="streaming chunk length in ms (default 640)")
-    parser.add_argument("--left-chunks", type=int, default=4,
-                        help="streaming left context in chunks (default 4; -1 = unlimited)")
+    parser.add_argument("--chunk-ms", type=positive_ms, default=DEFAULT_CHUNK_MS,
+                        help=f"streaming chunk length in ms (default {DEFAULT_CHUNK_MS:g})")
+    parser.add_argument("--left-chunks", type=left_chunks, default=DEFAULT_LEFT_CHUNKS,
+                        help=f"streaming attention left context in chunks (default {DEFAULT_LEFT_CHUNKS}; 0 = none)")
     parser.add_argument("--device", default="cpu", help="torch device (default cpu)")
     args = parser.parse_args(argv)
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    models = {}
+
+    def model(streaming: bool):
+        if streaming not in models:
+            models[streaming] = load_model_or_explain(args.model_dir, streaming=streaming, device=args.device)
+        return models[streaming]
+
     try:
-        asr = load_model(args.model_dir, streaming=args.streaming, device=args.device)
+        model(args.streaming)
     except ModelFolderError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    except Exception as err:  # a broken yaml/checkpoint: say which folder
-        print(f"error: cannot load the model in {args.model_dir}: {type(err).__name__}: {err}", file=sys.stderr)
-        return 2
-
-    config = None
-    if args.streaming:
-        from speechbrain.utils.dynamic_chunk_training import DynChunkTrainConfig
-
-        chunk = max(1, round(args.chunk_ms / frame_ms(asr)))
-        config = DynChunkTrainConfig(chunk, None if args.left_chunks < 0 else args.left_chunks)
 
     failed = 0
     for path in args.audio:
         try:
+            asr = model(args.streaming)
             wav = load_audio(asr, path)
-            if config is None:
-                text = transcribe_waveform(asr, wav)
-            else:
+            streaming = args.streaming or seconds(asr, wav) > MAX_FULL_CONTEXT_S
+            if streaming and not args.streaming:
+                print(f"note: {path}: {seconds(asr, wav):.1f} s is longer than the full-context limit of "
+                      f"{MAX_FULL_CONTEXT_S:g} s: decoding it chunk by chunk (--chunk-ms {args.chunk_ms:g} "
+                      f"--left-chunks {args.left_chunks})", file=sys.stderr, flush=True)
+            if streaming:
+                asr = model(True)
+                config = streaming_config(asr, args.chunk_ms, args.left_chunks)
                 text = "".join(transcribe_streaming(asr, wav, config))
+            else:
+                text = transcribe_waveform(asr, wav)
+        except ModelFolderError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
         except AudioFileError as err:
             print(f"error: {err}", file=sys.stderr)
             failed += 1

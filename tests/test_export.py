@@ -1,10 +1,8 @@
 """Pretrained-model packaging: export a recipe run, load it offline with plain SpeechBrain, CLI.
 
-One tiny run (2 epochs on the tone corpus) is trained once for the module. A model this
-small does not learn to emit tokens in a few steps (it outputs nothing), which would make
-the "exported output == recipe output" checks vacuous; so the fixture replaces the joint's
-output layer in every checkpoint by a fixed random one, which makes the greedy search emit
-tokens. Both sides (recipe and export) read those same checkpoints.
+The run is the session's ``trained_run`` (conftest): the tiny config trained until it
+transcribes the tone corpus, so the "exported output == recipe output" checks compare real
+transcriptions, not empty strings.
 """
 
 import os
@@ -42,19 +40,8 @@ def offline():
 
 
 @pytest.fixture(scope="module")
-def run_dir(tone_corpus, tmp_path_factory):
-    out = tmp_path_factory.mktemp("export") / "run"
-    cmd = [sys.executable, str(TRAIN), str(TINY), "--data_folder", str(tone_corpus), "--output_folder", str(out),
-           "--device", "cpu", "--number_of_epochs", "2"]
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=ENV, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    gen = torch.Generator().manual_seed(0)
-    for path in sorted((out / "save").glob("CKPT+*/model.ckpt")):
-        state = torch.load(path)
-        weight = state["7.w.weight"]  # transducer_lin (index 7 of the recipe's `model`)
-        state["7.w.weight"] = 3 * torch.randn(weight.shape, generator=gen)
-        torch.save(state, path)
-    return out
+def run_dir(trained_run):
+    return trained_run
 
 
 @pytest.fixture(scope="module")
@@ -101,11 +88,11 @@ def streaming_asr(model_dir, offline, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def audio_files(tone_corpus, tmp_path_factory):
+def audio_files(learnable_corpus, tmp_path_factory):
     """A 16 kHz mono tone file and its stereo, 8 kHz and 44.1 kHz versions."""
     import torchaudio
 
-    src = sorted((tone_corpus / "test").rglob("*.flac"))[0]
+    src = sorted((learnable_corpus / "test").rglob("*.flac"))[0]
     wav, rate = sf.read(src, dtype="float32")
     folder = tmp_path_factory.mktemp("audio")
     files = {"mono": folder / "mono.wav", "stereo": folder / "stereo.wav"}
@@ -142,7 +129,8 @@ def test_export_folder_is_self_contained(run_dir, model_dir, asr, recipe):
     from speechbrain_tinyconf.size import size_report
 
     names = sorted(p.name for p in model_dir.iterdir())
-    assert names == ["README.md", "hyperparams.yaml", "model.ckpt", "normalizer.ckpt", "tokenizer.ckpt"]
+    assert names == ["README.md", "hyperparams.yaml", "model.ckpt", "normalizer.ckpt", "tinyconf-export.json",
+                     "tokenizer.ckpt"]
     text = (model_dir / "hyperparams.yaml").read_text()
     assert "pretrainer" in text and "paths:" not in text  # files come from the source folder itself
     assert isinstance(asr.mods.encoder, LengthsCapableSequential)
@@ -307,3 +295,115 @@ def test_cli_error_messages(tmp_path, capsys):
     assert f"hyperparams.yaml, model.ckpt, normalizer.ckpt, tokenizer.ckpt not found in {tmp_path}" in err
     assert main([str(tmp_path / "nowhere"), "a.wav"]) == 2
     assert "model folder not found" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------
+# Defects found by probing (issue 11)
+
+
+def _cli(*args, timeout=300):
+    cmd = [sys.executable, "-m", "speechbrain_tinyconf.transcribe", *map(str, args)]
+    return subprocess.run(cmd, capture_output=True, text=True, env=ENV, timeout=timeout)
+
+
+def test_export_never_writes_into_a_run_folder(run_dir, model_dir, tmp_path):
+    from speechbrain_tinyconf.export import main
+
+    before = {p: p.read_bytes() for p in (run_dir / "hyperparams.yaml", run_dir / "command.txt")}
+    readme = run_dir / "README.md"
+    assert main([str(run_dir), str(run_dir)]) == 2  # output = the run folder
+    assert main([str(run_dir), str(run_dir.parent)]) == 2  # output contains the run folder
+    assert all(p.read_bytes() == data for p, data in before.items()) and not readme.exists()
+    other = tmp_path / "notes"
+    other.mkdir()
+    (other / "hyperparams.yaml").write_text("mine: 1\n")
+    assert main([str(run_dir), str(other)]) == 2  # not an export (no marker): untouched
+    assert (other / "hyperparams.yaml").read_text() == "mine: 1\n"
+    assert main([str(run_dir), str(model_dir)]) == 2  # an earlier export: only with --overwrite
+    assert main([str(run_dir), str(model_dir), "--overwrite"]) == 0
+
+
+def test_export_errors_name_the_folder(run_dir, tmp_path, capsys):
+    from speechbrain_tinyconf.export import main
+
+    assert main([str(run_dir), str(run_dir)]) == 2
+    assert f"{run_dir} is a recipe run folder" in capsys.readouterr().err
+    assert main([str(run_dir), str(run_dir.parent)]) == 2
+    assert f"contains ({run_dir}) a recipe run folder" in capsys.readouterr().err
+
+
+def test_exported_hparams_write_each_value_once(model_dir):
+    """Top-level values are referenced by the module definitions: editing one changes the model."""
+    from hyperpyyaml import load_hyperpyyaml
+
+    from speechbrain_tinyconf.hparams import read_plain_yaml
+
+    text = (model_dir / "hyperparams.yaml").read_text()
+    top = read_plain_yaml(text)
+    scalars = [k for k, v in top.items() if isinstance(v, (int, float, str)) and not isinstance(v, bool)]
+    assert {"d_model", "num_encoder_layers", "vocab_size", "sample_rate"} <= set(scalars)
+    for key in scalars:
+        assert f"<{key}>" in text, f"top-level {key} is not used by any definition"
+    assert "d_model: 32" in text and text.count(": 32\n") <= 3  # d_model, dec_dim, joint_dim: once each
+    hp = load_hyperpyyaml(text, {"num_encoder_layers": 2, "d_model": 48})
+    encoder = hp["enc"].transformer.encoder
+    assert len(encoder.layers) == 2 and encoder.layers[0].norm1.norm.weight.shape == (48,)
+
+
+def test_cli_names_a_corrupt_checkpoint(model_dir, tmp_path):
+    import shutil
+
+    broken = tmp_path / "broken"
+    shutil.copytree(model_dir, broken)
+    (broken / "model.ckpt").write_bytes(b"not a checkpoint" * 10)
+    proc = _cli(broken, "a.wav")
+    assert proc.returncode == 2
+    assert f"{broken / 'model.ckpt'}: corrupt or not a PyTorch checkpoint" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+
+
+def test_cli_reports_nan_and_inf_audio(model_dir, audio_files, tmp_path):
+    wav, rate = sf.read(audio_files["mono"], dtype="float32")
+    files = []
+    for name, value in (("nan", np.nan), ("inf", np.inf)):
+        bad = wav.copy()
+        bad[100:110] = value
+        files.append(tmp_path / f"{name}.wav")
+        sf.write(files[-1], bad, rate, subtype="FLOAT")
+    proc = _cli(model_dir, files[0], audio_files["mono"], files[1])
+    assert proc.returncode == 1
+    assert [line.split("\t")[0] for line in proc.stdout.splitlines()] == [str(audio_files["mono"])]
+    for path in files:
+        assert f"{path}: 10 sample(s) are NaN or infinite" in proc.stderr
+
+
+@pytest.mark.parametrize("flag,value", [("--left-chunks", "-1"), ("--left-chunks", "x"), ("--chunk-ms", "nan"),
+                                        ("--chunk-ms", "inf"), ("--chunk-ms", "0"), ("--chunk-ms", "-5")])
+def test_cli_rejects_bad_streaming_options(flag, value, capsys):
+    from speechbrain_tinyconf.transcribe import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["model", "a.wav", "--streaming", flag, value])
+    assert exit_info.value.code == 2
+    assert f"argument {flag}" in capsys.readouterr().err
+
+
+def test_cli_streams_no_left_context(model_dir, audio_files):
+    proc = _cli(model_dir, audio_files["mono"], "--streaming", "--left-chunks", "0")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+def test_long_files_are_streamed_not_attended_in_full(model_dir, asr, audio_files, tmp_path):
+    """Above MAX_FULL_CONTEXT_S the CLI streams (and says so); EncoderDecoderASR refuses, naming --streaming."""
+    from speechbrain_tinyconf.transcribe import MAX_FULL_CONTEXT_S
+
+    wav, rate = sf.read(audio_files["mono"], dtype="float32")
+    repeats = int(MAX_FULL_CONTEXT_S * rate / len(wav)) + 2
+    long = tmp_path / "long.wav"
+    sf.write(long, np.tile(np.concatenate([wav, np.zeros(rate // 2, np.float32)]), repeats), rate)
+    plain, streamed = _cli(model_dir, long), _cli(model_dir, long, "--streaming")
+    assert plain.returncode == 0 and streamed.returncode == 0, plain.stderr[-2000:]
+    assert f"longer than the full-context limit of {MAX_FULL_CONTEXT_S:g} s: decoding it chunk by chunk" in plain.stderr
+    assert plain.stdout == streamed.stdout and len(plain.stdout.split()) > repeats  # it transcribes every repeat
+    with pytest.raises(ValueError, match="full-context limit.*--streaming"):
+        asr.transcribe_file(str(long))

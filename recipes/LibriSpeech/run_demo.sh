@@ -16,7 +16,7 @@ EPOCHS=${DEMO_EPOCHS:-2}
 start=$(date +%s)
 
 echo "== [1/5] installing speechbrain-tinyconf and the TTS engines"
-python -m pip install --quiet --disable-pip-version-check -e .
+python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e .
 bash scripts/install_tts.sh
 
 echo "== [2/5] synthetic corpus (${N_TRAIN} training utterances) in ${CORPUS}"
@@ -39,23 +39,6 @@ python recipes/LibriSpeech/train.py hparams/shared_lowrank_5M.yaml \
 
 train_end=$(date +%s)
 
-echo "== [4/5] exporting the trained model to $OUT/model and transcribing one test file with it"
-python -m speechbrain_tinyconf.export "$OUT" "$OUT/model"
-first_test=$(find "$CORPUS/LibriSpeech/test" -name '*.flac' | sort | head -n 1)
-python -m speechbrain_tinyconf.transcribe "$OUT/model" "$first_test"
-grep -h "$(basename "$first_test" .flac)" "$(dirname "$first_test")"/*.trans.txt | sed 's/^/reference: /'
-
-echo "== [5/5] results"
-python - "$OUT" "$CORPUS/LibriSpeech/corpus_stats.json" "$start" "$train_start" "$train_end" <<'PY'
-import json, sys, time
-from speechbrain_tinyconf.export import parse_wer_file
-out, stats_path = sys.argv[1], sys.argv[2]
-start, train_start, train_end = (float(x) for x in sys.argv[3:6])
-wer = parse_wer_file(f"{out}/wer_test.txt")
-stats = json.load(open(stats_path))["splits"]
-print(f"test WER {wer.wer} % ({wer.errors} errors / {wer.words} words) on {stats['test']['utterances']} held-out sentences")
-print(f"test words covered by training transcripts: {stats['test']['train_word_coverage_pct']} %")
-print(f"training audio: {stats['train']['hours']:.2f} h; training + evaluation: {(train_end - train_start) / 60:.1f} min; "
-      f"whole command: {(time.time() - start) / 60:.1f} min")
-print(f"details: {out}/wer_test.txt, {out}/train_log.txt")
-PY
+# Steps 4-5 (export, one transcription, summary) in Python: no shell pipelines after training.
+python recipes/LibriSpeech/demo_summary.py "$OUT" "$CORPUS/LibriSpeech" \
+    --start "$start" --train-start "$train_start" --train-end "$train_end"

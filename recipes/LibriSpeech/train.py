@@ -29,7 +29,7 @@ from speechbrain.tokenizers.SentencePiece import SentencePiece
 from speechbrain.utils.distributed import if_main_process, run_on_main
 
 from speechbrain_tinyconf.checkpoints import quarantine_incomplete_checkpoints
-from speechbrain_tinyconf.hparams import load_recipe_hparams, resolved_yaml
+from speechbrain_tinyconf.hparams import load_recipe_hparams, recipe_yaml
 from speechbrain_tinyconf.size import size_report
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -272,8 +272,8 @@ def main(argv: List[str]) -> None:
         Path(hparams["output_folder"], "command.txt").write_text(
             " ".join(["python", *(shlex.quote(a) for a in [sys.argv[0], *argv])]) + "\n"
         )
-        # The effective recipe (base + variant + command line), for export and reproduction.
-        Path(hparams["output_folder"], "hyperparams.yaml").write_text(resolved_yaml(hparams_file, overrides))
+        # The effective recipe (base + variant + command line, references kept), for export and reproduction.
+        Path(hparams["output_folder"], "hyperparams.yaml").write_text(recipe_yaml(hparams_file, overrides))
 
     report = size_report(hparams["model"])
     logger.info(
