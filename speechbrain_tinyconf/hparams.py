@@ -67,6 +67,61 @@ def variant_overrides(path: Union[str, Path], overrides: Overrides = None) -> Tu
     return base_path, merged
 
 
+class OverrideError(ValueError):
+    """A command-line override that the recipe cannot take (unknown key, wrong type, invalid YAML)."""
+
+
+_KINDS = ((bool, "true or false"), (int, "an integer"), (float, "a number"), (str, "a string"),
+          (list, "a list"), (dict, "a mapping"))
+
+
+def _kind(value: Any) -> Optional[str]:
+    for kind, name in _KINDS:
+        if isinstance(value, kind):
+            return name
+    return None
+
+
+def check_overrides(path: Union[str, Path], overrides: Overrides) -> None:
+    """Raises :class:`OverrideError` naming the first override the recipe cannot take.
+
+    ``overrides`` is what ``speechbrain.parse_arguments`` returns (``key: value`` lines) or a
+    mapping. Checked against the recipe's own values: the key must exist, and the value must
+    have the same kind (an integer where the recipe has an integer, a number where it has a
+    float, ...). Keys whose recipe value is built by a tag (``!new:``, ``!ref``) or null take
+    anything.
+    """
+    if not overrides:
+        return
+    if isinstance(overrides, str):
+        given = {}
+        for line in overrides.splitlines():
+            if not line.strip():
+                continue
+            try:
+                given.update(yaml.safe_load(line) or {})
+            except yaml.YAMLError as err:
+                key, _, value = line.partition(":")
+                first = str(err).strip().splitlines()[0]
+                raise OverrideError(f"--{key.strip()}={value.strip()}: not valid YAML ({first})") from None
+    else:
+        given = dict(overrides)
+    base_path, _ = variant_overrides(path)
+    recipe = read_plain_yaml(base_path.read_text(encoding="utf-8")) or {}
+    if Path(path).resolve() != base_path.resolve():
+        recipe.update(read_plain_yaml(Path(path).read_text(encoding="utf-8")) or {})
+    for key, value in given.items():
+        if key not in recipe:
+            raise OverrideError(f"--{key}={value}: unknown hyperparameter (not a key of {path} or {base_path.name})")
+        expected = recipe[key]
+        if expected is None or value is None:
+            continue
+        want, have = _kind(expected), _kind(value)
+        ok = have == want or (want == "a number" and have == "an integer")
+        if not ok:
+            raise OverrideError(f"--{key}={value}: expected {want} (the recipe has {key}: {expected!r})")
+
+
 def load_recipe_hparams(path: Union[str, Path], overrides: Overrides = None) -> Dict[str, Any]:
     """Instantiates a variant (or plain hyperpyyaml) hparams file with overrides."""
     base_path, merged = variant_overrides(path, overrides)

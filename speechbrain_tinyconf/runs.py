@@ -14,8 +14,9 @@ Authors
 from __future__ import annotations
 
 import copy
+import re
 from pathlib import Path
-from typing import Iterator, Optional, Union
+from typing import Iterator, List, Optional, Union
 
 import torch
 
@@ -44,29 +45,45 @@ def run_folders_in(path: PathLike, depth: int = 3) -> Iterator[Path]:
             yield from run_folders_in(child, depth - 1)
 
 
-def latest_model_checkpoint(run_dir: PathLike) -> Optional[Path]:
-    """``save/CKPT+*/model.ckpt`` of the newest checkpoint of a run, if any (by folder name: a timestamp)."""
-    found = sorted(Path(run_dir, "save").glob("CKPT+*/model.ckpt"))
-    return found[-1] if found else None
+def model_checkpoints(run_dir: PathLike) -> List[Path]:
+    """``save/CKPT+*/model.ckpt`` of a run, newest first (folder names are timestamps)."""
+    return sorted(Path(run_dir, "save").glob("CKPT+*/model.ckpt"), reverse=True)
 
 
 def resume_problem(run_dir: PathLike, model: torch.nn.Module) -> Optional[str]:
-    """Why ``model`` cannot continue the run in ``run_dir`` (its newest checkpoint does not load), else None.
+    """Why ``model`` cannot continue the run in ``run_dir`` (its newest readable checkpoint does not load), else None.
 
     train.py asks this before writing anything into an existing run folder, so a
     re-run with another architecture or sharing plan leaves the run as it was.
+    Unreadable (torn) checkpoints are passed over: the recipe sets them aside itself.
     """
-    path = latest_model_checkpoint(run_dir)
-    if path is None:
+    for path in model_checkpoints(run_dir):
+        try:
+            state = torch.load(path, map_location="cpu")
+        except Exception:
+            continue
+        probe = copy.deepcopy(model)
+        try:
+            probe.load_state_dict(state, strict=True)
+        except RuntimeError as err:
+            return f"{path} was made by another model (architecture or sharing plan differ): {_summary(str(err))}"
         return None
-    try:
-        state = torch.load(path, map_location="cpu")
-    except Exception as err:  # a torn file: the recipe's own guard deals with it later
-        return None if path.stat().st_size == 0 else f"{path}: unreadable ({type(err).__name__}: {err})"
-    probe = copy.deepcopy(model)
-    try:
-        probe.load_state_dict(state, strict=True)
-    except RuntimeError as err:
-        first = next((line.strip() for line in str(err).splitlines()[1:] if line.strip()), str(err))
-        return f"{path} was made by another model (architecture or sharing plan differ): {first}"
     return None
+
+
+def _summary(message: str) -> str:
+    """One short line of a ``load_state_dict`` error: each kind of problem, how many keys, the first one."""
+    parts, mismatched = [], []
+    for line in message.splitlines()[1:]:
+        line = line.strip()
+        keys = re.findall(r'"([^"]+)"', line)
+        if line.startswith(("Missing key", "Unexpected key")) and keys:
+            kind = line.split(" in state_dict")[0]
+            parts.append(f"{kind}: {len(keys)} (first {keys[0]})")
+        elif line.startswith("size mismatch for "):
+            mismatched.append(line[len("size mismatch for "):].split(":")[0])
+        elif line:
+            parts.append(line)
+    if mismatched:
+        parts.append(f"size mismatch: {len(mismatched)} (first {mismatched[0]})")
+    return "; ".join(parts) or message.strip().splitlines()[0]

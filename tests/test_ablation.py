@@ -288,6 +288,7 @@ def test_report_numbers_from_run_folders(tmp_path, tone_corpus, fake_train):
 # End to end: real train.py runs on the tone corpus
 
 
+@pytest.mark.slow
 def test_quick_end_to_end_on_tone_corpus(tmp_path, tone_corpus, capsys):
     table_path = _write_table(tmp_path)
     args = _args(tmp_path, table_path, tone_corpus, "--quick", "--threads", "1")

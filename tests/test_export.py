@@ -18,6 +18,8 @@ import soundfile as sf
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
+
+pytestmark = pytest.mark.slow  # trains or exports models
 TRAIN = ROOT / "recipes" / "LibriSpeech" / "train.py"
 TINY = ROOT / "tests" / "configs" / "tiny.yaml"
 SAMPLE = ROOT.parent / "shared" / "librispeech-sample" / "LibriSpeech" / "test-clean"

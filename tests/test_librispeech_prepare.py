@@ -462,3 +462,13 @@ def test_merge_csvs_concatenates_rows_under_one_header(tmp_path):
     bad.write_text("ID,wav\n3,/x\n")
     with pytest.raises(ValueError, match="bad.csv: header"):
         lp.merge_csvs([a, bad], tmp_path / "out.csv")
+
+
+def test_merge_csvs_names_the_csvs_that_share_an_id(tmp_path):
+    a, b = tmp_path / "train-clean-100.csv", tmp_path / "train-other-500.csv"
+    a.write_text("ID,duration,wav,spk_id,wrd\n1-1-0000,1.5,/x/a.flac,1,HELLO\n")
+    b.write_text("ID,duration,wav,spk_id,wrd\n2-1-0000,2.0,/x/b.flac,2,BYE\n1-1-0000,2.5,/y/a.flac,1,AGAIN\n")
+    target = tmp_path / "train.csv"
+    with pytest.raises(ValueError, match=r"utterance id 1-1-0000 is in both .*train-clean-100.csv and .*train-other-500.csv"):
+        lp.merge_csvs([a, b], target)
+    assert not target.exists() and not list(tmp_path.glob("*.tmp"))

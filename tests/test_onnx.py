@@ -41,6 +41,8 @@ from speechbrain_tinyconf.onnx_export import (
 from speechbrain_tinyconf.size import size_report
 
 ROOT = Path(__file__).resolve().parents[1]
+
+pytestmark = pytest.mark.slow  # trains or exports models
 TINY = ROOT / "tests" / "configs" / "tiny.yaml"
 SAMPLE = ROOT.parent / "shared" / "librispeech-sample" / "LibriSpeech" / "test-clean"
 REAL_FILES = ["1089/134691/1089-134691-0000.flac", "1089/134686/1089-134686-0001.flac"]  # 2.1 s, 3.3 s
@@ -452,27 +454,107 @@ def test_lowrank_shared_export_stores_factors_once(mods, onnx_dir):
         assert 0 <= initializer_bytes(model) - 4 * report.unique_params - extra < 4000, name  # + shape constants
 
 
-def test_int8_tokens_agree_with_fp32(ort_fp32, ort_int8, onnx_dir, audio):
-    """Token agreement (difflib ratio: 1 - edits / tokens, roughly) of int8 against fp32.
-
-    A lower bound only: the hand-set blank threshold of this random model puts many frames near a
-    tie (about half of them emit), so the ~2 % quantisation noise of the encoder output flips more
-    decisions than it would in a trained model (measured here: 0.57 to 0.88, mean 0.74, full and
-    streaming; the 2-epoch demo model, which writes nearly the same words for every file, agrees on
-    all 14 LibriSpeech sample files). The benchmark reports the agreement of the model it measures.
-    """
+def test_int8_files_written(onnx_dir):
     for stem in ("encoder", "encoder_chunk8", "predictor", "joint"):
         assert (onnx_dir / f"{stem}.int8.onnx").is_file()
-    agreement = {}
-    for name, wav in audio.items():
-        ref, got = ort_fp32.transcribe(wav), ort_int8.transcribe(wav)
-        agreement[name] = difflib.SequenceMatcher(a=ref, b=got, autojunk=False).ratio()
-        assert rel_err(ort_int8.encode(wav), ort_fp32.encode(wav)) < 0.05, name  # quantisation noise only
-        stream32, stream8 = ort_fp32.transcribe_streaming(wav, 8), ort_int8.transcribe_streaming(wav, 8)
-        agreement[f"{name} streaming"] = difflib.SequenceMatcher(a=stream32, b=stream8, autojunk=False).ratio()
-    assert min(agreement.values()) >= 0.5 and np.mean(list(agreement.values())) >= 0.65, agreement
-    if not any(k.startswith("real") for k in audio):
-        pytest.skip(f"real LibriSpeech sample absent ({SAMPLE}); int8 agreement checked on synthetic audio only")
+
+
+# int8 is judged on a trained model (conftest's ``trained_run``: the tiny config trained until it
+# transcribes the tone corpus; a random model's blank/token ties make any agreement figure noise).
+# Measured on it (2026-12-01, onnxruntime 1.32.0, the 16 dev+test tone files, full context and
+# 320 ms streaming): int8 gave the same tokens as fp32 on every file (agreement 1.00), WER 11.54 %
+# for both; the int8 encoder output is at most 1.25 % (max abs / max) from fp32. The limits below
+# leave room for that noise on other CPUs/runtimes (4x on the encoder output; one word of the
+# ~52 in the WER; a token agreement of 0.95) and still fail for a broken quantisation
+# (test_int8_check_catches_broken_quantisation).
+INT8_MAX_ENCODER_REL_ERR = 0.05
+INT8_MAX_EXTRA_WORD_ERRORS = 1
+INT8_MIN_TOKEN_AGREEMENT = 0.95
+
+
+@pytest.fixture(scope="module")
+def trained_onnx(trained_run, tmp_path_factory):
+    out = tmp_path_factory.mktemp("trained_onnx")
+    export_transducer(load_transducer(trained_run), out, chunk_frames=(8,), left_chunks=2, int8=True)
+    return out
+
+
+@pytest.fixture(scope="module")
+def tone_eval_set(learnable_corpus):
+    """(waveform, reference words) of the dev and test tone utterances."""
+    items = []
+    for split in ("dev", "test"):
+        for trans in sorted((learnable_corpus / split).rglob("*.trans.txt")):
+            for line in trans.read_text().splitlines():
+                utt, words = line.split(" ", 1)
+                items.append((sf.read(trans.parent / f"{utt}.flac", dtype="float32")[0], words.split()))
+    return items
+
+
+def word_errors(ref, hyp) -> int:
+    from speechbrain.utils.edit_distance import accumulatable_wer_stats
+
+    return int(accumulatable_wer_stats([ref], [hyp])["num_edits"])
+
+
+def int8_problems(onnx_dir: Path, items) -> list:
+    """What is wrong with the int8 graphs of ``onnx_dir`` against its fp32 ones (empty: nothing)."""
+    problems = []
+    for stem in ("encoder", "encoder_chunk8", "predictor", "joint"):  # every constant-weight MatMul quantised
+        model = onnx.load(str(onnx_dir / f"{stem}.int8.onnx"))
+        consts = {i.name for i in model.graph.initializer}
+        left = [n.name for n in model.graph.node if n.op_type in ("MatMul", "Gemm") and set(n.input) & consts]
+        if left:
+            problems.append(f"{stem}.int8.onnx: fp32 MatMul with a constant weight left: {left[:3]}")
+    fp32, int8 = OrtTransducer(onnx_dir), OrtTransducer(onnx_dir, int8=True)
+    errors = {"fp32": 0, "int8": 0}
+    agreement = []
+    for wav, ref in items:
+        err = rel_err(int8.encode(wav), fp32.encode(wav))
+        if err > INT8_MAX_ENCODER_REL_ERR:
+            problems.append(f"encoder output {err:.3f} from fp32 (limit {INT8_MAX_ENCODER_REL_ERR})")
+        for decode in (lambda m: m.transcribe(wav), lambda m: m.transcribe_streaming(wav, 8)):
+            a, b = decode(fp32), decode(int8)
+            agreement.append(difflib.SequenceMatcher(a=a, b=b, autojunk=False).ratio())
+            errors["fp32"] += word_errors(ref, fp32.decode_text(a).split())
+            errors["int8"] += word_errors(ref, fp32.decode_text(b).split())
+    if errors["int8"] > errors["fp32"] + INT8_MAX_EXTRA_WORD_ERRORS:
+        problems.append(f"word errors int8 {errors['int8']} vs fp32 {errors['fp32']}")
+    if np.mean(agreement) < INT8_MIN_TOKEN_AGREEMENT:
+        problems.append(f"token agreement {np.mean(agreement):.2f} < {INT8_MIN_TOKEN_AGREEMENT}")
+    return problems
+
+
+def test_int8_transcribes_like_fp32_on_a_trained_model(trained_onnx, tone_eval_set):
+    fp32 = OrtTransducer(trained_onnx)
+    words = sum(len(ref) for _, ref in tone_eval_set)
+    wrong = sum(word_errors(ref, fp32.decode_text(fp32.transcribe(wav)).split()) for wav, ref in tone_eval_set)
+    assert wrong / words < 0.3, "the trained model must transcribe for the int8 comparison to mean anything"
+    assert int8_problems(trained_onnx, tone_eval_set) == []
+
+
+def test_int8_check_catches_broken_quantisation(trained_onnx, tone_eval_set, tmp_path):
+    """The check above fails for a wrong weight scale and for a weight left unquantised."""
+    import shutil
+
+    from onnx import numpy_helper
+
+    wrong_scale = tmp_path / "wrong_scale"
+    shutil.copytree(trained_onnx, wrong_scale)
+    for stem in ("encoder", "encoder_chunk8"):
+        path = wrong_scale / f"{stem}.int8.onnx"
+        model = onnx.load(str(path))
+        for init in model.graph.initializer:  # every weight scale 30 % too large
+            if init.name.endswith("_scale") and "MatMul" in init.name:
+                init.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(init) * 1.3, init.name))
+        onnx.save(model, str(path))
+    problems = int8_problems(wrong_scale, tone_eval_set)  # measured: encoder output 0.29-0.37 off, agreement 0.81
+    assert any("word errors" in p or "token agreement" in p or "encoder output" in p for p in problems)
+
+    unquantised = tmp_path / "unquantised"
+    shutil.copytree(trained_onnx, unquantised)
+    shutil.copyfile(trained_onnx / "joint.onnx", unquantised / "joint.int8.onnx")
+    assert any("joint.int8.onnx: fp32 MatMul" in p for p in int8_problems(unquantised, tone_eval_set))
 
 
 # ---------------------------------------------------------------------------

@@ -15,6 +15,8 @@ import pytest
 from speechbrain_tinyconf.checkpoints import checkpoint_problem
 
 ROOT = Path(__file__).resolve().parents[1]
+
+pytestmark = pytest.mark.slow  # trains or exports models
 TRAIN = ROOT / "recipes" / "LibriSpeech" / "train.py"
 TINY = ROOT / "tests" / "configs" / "tiny.yaml"
 # what the recipe's Checkpointer holds during fit (hparams recoverables + Brain's own)
@@ -115,3 +117,74 @@ def test_ddp_gloo_two_processes(tone_corpus, tmp_path):
     # 12 utterances, batch 2, split over 2 ranks: 3 steps each
     assert "steps: 3" in text, text
     assert (out / "wer_test.txt").exists()
+
+
+# ---------------------------------------------------------------------------
+# User errors: one line on stderr, exit 2, nothing written (issue 11)
+
+
+@pytest.mark.parametrize("override,message", [
+    (["--num_encoder_layers", "abc"], "--num_encoder_layers=abc: expected an integer"),
+    (["--no_such_key", "3"], "--no_such_key=3: unknown hyperparameter"),
+    (["--lr", "[1"], "--lr=[1: not valid YAML"),
+    (["--dynamic_batching", "maybe"], "--dynamic_batching=maybe: expected true or false"),
+    (["--sharing", "{unique_blocks: 3}"], "sharing.unique_blocks=3 does not divide num_layers=4"),
+])
+def test_bad_override_is_one_line_naming_the_key(tone_corpus, tmp_path, override, message):
+    out = tmp_path / "run"
+    proc = subprocess.run(_cmd(tone_corpus, out, *override), capture_output=True, text=True, env=ENV, timeout=120)
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and message in errors[0], proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr
+    assert not out.exists()
+
+
+def test_rerun_with_another_plan_leaves_the_run_untouched(trained_run, tmp_path):
+    """A run folder is checked against the new model before anything is written into it."""
+    run = tmp_path / "run"
+    shutil.copytree(trained_run, run)
+    before = {p.relative_to(run): p.read_bytes() for p in run.rglob("*") if p.is_file()}
+    proc = subprocess.run(_cmd(trained_run.parent, run, "--sharing", "{unique_blocks: 4}"),
+                          capture_output=True, text=True, env=ENV, timeout=120)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "holds another run" in proc.stderr and "nothing was written" in proc.stderr
+    after = {p.relative_to(run): p.read_bytes() for p in run.rglob("*") if p.is_file()}
+    assert after == before  # hyperparams.yaml, command.txt, logs, checkpoints: byte for byte
+
+
+def test_demo_steps_after_training(trained_run, learnable_corpus, tmp_path):
+    """run_demo.sh's steps 4-5 (export, one transcription, summary) on a trained run: exit 0 and the summary."""
+    import json
+    import time
+
+    run = tmp_path / "run"
+    shutil.copytree(trained_run, run)
+    corpus = tmp_path / "corpus"
+    shutil.copytree(learnable_corpus, corpus)
+    stats = {"splits": {"test": {"utterances": 8, "train_word_coverage_pct": 100.0}, "train": {"hours": 0.04}}}
+    (corpus / "corpus_stats.json").write_text(json.dumps(stats))
+    now = time.time()
+    cmd = [sys.executable, str(ROOT / "recipes" / "LibriSpeech" / "demo_summary.py"), str(run), str(corpus),
+           "--start", str(now - 60), "--train-start", str(now - 50), "--train-end", str(now - 10)]
+    for _ in range(2):  # the demo is re-run to resume: the second export replaces the first
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=ENV, timeout=300)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+    first = sorted((corpus / "test").rglob("*.flac"))[0]
+    lines = proc.stdout.splitlines()
+    transcribed = [line for line in lines if line.startswith(f"{first}\t")]
+    assert len(transcribed) == 1 and transcribed[0].split("\t")[1].strip()
+    assert any(line.startswith("reference: ") for line in lines)
+    wer = re.search(r"%WER ([\d.]+)", (run / "wer_test.txt").read_text()).group(1)
+    assert f"test WER {float(wer)} %" in proc.stdout and "on 8 held-out sentences" in proc.stdout
+    assert "training + evaluation: 0.7 min" in proc.stdout
+    assert (run / "model" / "tinyconf-export.json").is_file()
+
+
+def test_shell_scripts_have_no_pipe_closed_early():
+    """Under `set -o pipefail`, `cmd | head` can fail with SIGPIPE (exit 141) when head exits first."""
+    for script in [*ROOT.glob("scripts/*.sh"), *ROOT.glob("recipes/*/*.sh"), ROOT / ".ci" / "run"]:
+        text = script.read_text()
+        if "pipefail" in text:
+            assert not re.search(r"\|\s*(head|grep -q|grep -m)", text), script

@@ -397,7 +397,7 @@ def merge_csvs(sources: Sequence[Union[str, Path]], target: Union[str, Path]) ->
 
     The recipe trains on e.g. ``train-clean-100 + train-clean-360 + train-other-500``.
     """
-    header, rows = None, []
+    header, rows, owner = None, [], {}
     for source in sources:
         with open(source, newline="", encoding="utf-8") as handle:
             reader = csv.reader(handle)
@@ -405,7 +405,13 @@ def merge_csvs(sources: Sequence[Union[str, Path]], target: Union[str, Path]) ->
             if header is not None and this_header != header:
                 raise ValueError(f"{source}: header {this_header} differs from {header} of {sources[0]}")
             header = this_header
-            rows.extend(reader)
+            for row in reader:
+                if row and row[0] in owner:  # SpeechBrain keys examples by ID: one would shadow the other
+                    raise ValueError(f"utterance id {row[0]} is in both {owner[row[0]]} and {source}: "
+                                     f"the splits merged into {target} must not share ids")
+                if row:
+                    owner[row[0]] = source
+                rows.append(row)
     if header is None:
         raise ValueError("merge_csvs: no source CSV given")
 

@@ -29,7 +29,8 @@ from speechbrain.tokenizers.SentencePiece import SentencePiece
 from speechbrain.utils.distributed import if_main_process, run_on_main
 
 from speechbrain_tinyconf.checkpoints import quarantine_incomplete_checkpoints
-from speechbrain_tinyconf.hparams import load_recipe_hparams, recipe_yaml
+from speechbrain_tinyconf.hparams import OverrideError, check_overrides, load_recipe_hparams, recipe_yaml
+from speechbrain_tinyconf.runs import resume_problem
 from speechbrain_tinyconf.size import size_report
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -263,10 +264,33 @@ def dataio_prepare(hparams: Dict, csvs: Dict[str, Path], tokenizer):
 # ---------------------------------------------------------------------------
 
 
+def load_or_exit(hparams_file: str, overrides: str) -> Dict:
+    """The recipe's hparams; a user error (bad override, invalid sharing plan, a run folder made by
+    another model) ends the program with one line on stderr and exit status 2, before anything is written."""
+    try:
+        check_overrides(hparams_file, overrides)
+        hparams = load_recipe_hparams(hparams_file, overrides)
+    except (OverrideError, FileNotFoundError) as err:
+        fail(str(err))
+    except (ValueError, TypeError, KeyError) as err:  # raised while building the modules
+        cause = err.args[-1] if isinstance(err, TypeError) and err.args else err
+        fail(f"{hparams_file} with overrides {{{overrides.replace(chr(10), ', ')}}}: {cause}")
+    problem = resume_problem(hparams["output_folder"], hparams["model"])
+    if problem:
+        fail(f"output_folder {hparams['output_folder']} holds another run: {problem}. "
+             "Use a new --output_folder (nothing was written).")
+    return hparams
+
+
+def fail(message: str) -> None:
+    print(f"error: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
 def main(argv: List[str]) -> None:
     hparams_file, run_opts, overrides = sb.parse_arguments(argv)
     sb.utils.distributed.ddp_init_group(run_opts)
-    hparams = load_recipe_hparams(hparams_file, overrides)
+    hparams = load_or_exit(hparams_file, overrides)
     sb.create_experiment_directory(experiment_directory=hparams["output_folder"], overrides=overrides)
     if if_main_process():
         Path(hparams["output_folder"], "command.txt").write_text(
