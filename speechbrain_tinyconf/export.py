@@ -266,6 +266,13 @@ def choose_checkpoint(run_dir: PathLike, mode: str = "average", num_avg: int = 1
         problem = checkpoint_problem(Path(ckpt.path), ["model", "normalizer"])
         if problem:
             raise ValueError(f"checkpoint {ckpt.path} is unusable: {problem}")
+    for ckpt in chosen:  # name the file a torn or foreign checkpoint comes from
+        try:
+            torch.load(ckpt.paramfiles["model"], map_location="cpu")
+        except Exception as err:
+            first = (str(err).strip().splitlines() or [""])[0]
+            raise ValueError(f"{ckpt.paramfiles['model']}: corrupt or not a PyTorch checkpoint "
+                             f"({type(err).__name__}: {first})") from err
     if len(chosen) == 1:
         state = torch.load(chosen[0].paramfiles["model"], map_location="cpu")
     else:

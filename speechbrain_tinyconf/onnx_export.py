@@ -190,8 +190,15 @@ def load_transducer(source: PathLike, overrides: Optional[Dict[str, Any]] = None
         raise ValueError(f"overrides apply to a hparams YAML source only, not to the folder {source}")
     if source.is_dir() and (source / "model.ckpt").is_file():
         from .export import instantiate
+        from .transcribe import broken_model_file
 
-        hp = instantiate(source)
+        try:
+            hp = instantiate(source)
+        except Exception as err:
+            where = broken_model_file(source)
+            if where is None:
+                raise
+            raise ValueError(f"cannot load the model: {where}") from err
         tok = source / "tokenizer.ckpt"
         mods = TransducerModules.from_hparams(hp, tokenizer_path=tok if tok.is_file() else None, source=str(source))
     elif source.is_dir() and (source / "hyperparams.yaml").is_file() and (source / "save").is_dir():

@@ -409,3 +409,25 @@ def test_long_files_are_streamed_not_attended_in_full(model_dir, asr, audio_file
     assert plain.stdout == streamed.stdout and len(plain.stdout.split()) > repeats  # it transcribes every repeat
     with pytest.raises(ValueError, match="full-context limit.*--streaming"):
         asr.transcribe_file(str(long))
+
+
+def test_onnx_export_and_export_name_a_corrupt_checkpoint(model_dir, run_dir, tmp_path, capsys):
+    import shutil
+
+    from speechbrain_tinyconf import export as export_mod
+    from speechbrain_tinyconf import onnx_export
+
+    broken = tmp_path / "broken_model"
+    shutil.copytree(model_dir, broken)
+    (broken / "model.ckpt").write_bytes(b"garbage" * 20)
+    assert onnx_export.main([str(broken), str(tmp_path / "onnx")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert f"{broken / 'model.ckpt'}: corrupt or not a PyTorch checkpoint" in err and len(err.splitlines()) == 1
+
+    run = tmp_path / "broken_run"
+    shutil.copytree(run_dir, run)
+    newest = sorted(run.glob("save/CKPT+*/model.ckpt"))[-1]
+    newest.write_bytes(b"garbage" * 20)
+    assert export_mod.main([str(run), str(tmp_path / "m"), "--ckpt", "average", "--num-avg", "5"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert f"{newest}: corrupt or not a PyTorch checkpoint" in err and len(err.splitlines()) == 1
