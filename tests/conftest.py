@@ -54,17 +54,28 @@ def learnable_corpus(tmp_path_factory) -> Path:
     return write_tone_corpus(tmp_path_factory.mktemp("learnable_corpus"), counts={"train": 48, "dev": 8, "test": 8})
 
 
-@pytest.fixture(scope="session")
-def trained_run(learnable_corpus, tmp_path_factory) -> Path:
-    """Recipe output folder of tests/configs/tiny.yaml trained until it transcribes the tone corpus."""
+def train_tiny(corpus: Path, out: Path, *extra: str) -> Path:
+    """tests/configs/tiny.yaml trained with TRAINED_OVERRIDES (+ ``extra``) on ``corpus`` into ``out``."""
     import os
     import subprocess
     import sys
 
-    out = tmp_path_factory.mktemp("trained") / "run"
     cmd = [sys.executable, str(ROOT / "recipes" / "LibriSpeech" / "train.py"), str(ROOT / "tests" / "configs" / "tiny.yaml"),
-           "--data_folder", str(learnable_corpus), "--output_folder", str(out), "--device", "cpu", *TRAINED_OVERRIDES]
+           "--data_folder", str(corpus), "--output_folder", str(out), "--device", "cpu", *TRAINED_OVERRIDES, *extra]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1", "HF_HUB_OFFLINE": "1"}
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return out
+
+
+@pytest.fixture(scope="session")
+def trained_run(learnable_corpus, tmp_path_factory) -> Path:
+    """Recipe output folder of tests/configs/tiny.yaml trained until it transcribes the tone corpus."""
+    return train_tiny(learnable_corpus, tmp_path_factory.mktemp("trained") / "run")
+
+
+@pytest.fixture(scope="session")
+def trained_sherpa_run(learnable_corpus, tmp_path_factory) -> Path:
+    """The same, with the options sherpa-onnx can run: Kaldi fbank front-end, stateless predictor."""
+    return train_tiny(learnable_corpus, tmp_path_factory.mktemp("trained_sherpa") / "run",
+                      "--frontend", "kaldi", "--predictor", "stateless", "--emb_dim", "32")

@@ -21,7 +21,7 @@ import logging
 import shlex
 import sys
 from pathlib import Path
-from typing import Dict, List
+from typing import Callable, Dict, List, Optional
 
 import speechbrain as sb
 import torch
@@ -63,7 +63,8 @@ class TransducerASR(sb.Brain):
 
         train = stage == sb.Stage.TRAIN
         pred = torch.nn.functional.dropout(self.modules.emb(tokens_bos), self.hparams.dec_emb_dropout, training=train)
-        pred, _ = self.modules.dec(pred)
+        pred = self.modules.dec(pred)
+        pred = pred[0] if isinstance(pred, tuple) else pred  # a GRU returns (output, state)
         pred = torch.nn.functional.dropout(pred, self.hparams.dec_dropout, training=train)
         pred = self.modules.proj_dec(pred)  # (batch, U+1, joint_dim)
 
@@ -171,20 +172,19 @@ class TransducerASR(sb.Brain):
 # Data
 
 
-def prepare_csvs(hparams: Dict) -> Dict[str, Path]:
-    """Runs data preparation; returns ``{"train": csv, "valid": csv, <test split>: csv, ...}``."""
+def prepare_librispeech_splits(hparams: Dict, splits: List[str]) -> None:
+    """The LibriSpeech layout: ``<data_folder>/<split>/<spk>/<chapter>/...`` -> ``<csv_folder>/<split>.csv``."""
+    prepare_librispeech(data_folder=hparams["data_folder"], save_folder=hparams["csv_folder"], splits=splits,
+                        skip_prep=hparams["skip_prep"], validate_audio=hparams["validate_audio"])
+
+
+def prepare_csvs(hparams: Dict, prepare: Callable[[Dict, List[str]], None] = prepare_librispeech_splits
+                 ) -> Dict[str, Path]:
+    """Runs data preparation (``prepare(hparams, splits)`` writes ``<csv_folder>/<split>.csv`` per split)
+    and merges the training and validation splits; returns ``{"train": csv, "valid": csv, <test split>: csv}``."""
     folder = Path(hparams["csv_folder"])
-    splits = list(hparams["train_splits"]) + list(hparams["dev_splits"]) + list(hparams["test_splits"])
-    run_on_main(
-        prepare_librispeech,
-        kwargs={
-            "data_folder": hparams["data_folder"],
-            "save_folder": str(folder),
-            "splits": splits,
-            "skip_prep": hparams["skip_prep"],
-            "validate_audio": hparams["validate_audio"],
-        },
-    )
+    splits = list(dict.fromkeys([*hparams["train_splits"], *hparams["dev_splits"], *hparams["test_splits"]]))
+    run_on_main(prepare, args=[hparams, splits])
     run_on_main(merge_csvs, args=[[folder / f"{s}.csv" for s in hparams["train_splits"]], Path(hparams["train_csv"])])
     run_on_main(merge_csvs, args=[[folder / f"{s}.csv" for s in hparams["dev_splits"]], Path(hparams["valid_csv"])])
     csvs = {"train": Path(hparams["train_csv"]), "valid": Path(hparams["valid_csv"])}
@@ -231,6 +231,14 @@ def dataio_prepare(hparams: Dict, csvs: Dict[str, Path], tokenizer):
     def audio_pipeline(wav):
         return sb.dataio.dataio.read_audio(wav)
 
+    rate = hparams["sample_rate"]
+
+    @sb.utils.data_pipeline.takes("wav", "start", "stop")
+    @sb.utils.data_pipeline.provides("sig")
+    def segment_pipeline(wav, start, stop):  # Kaldi data dirs (kaldi_prepare.py): a segment of a recording
+        return sb.dataio.dataio.read_audio({"file": wav, "start": round(float(start) * rate),
+                                            "stop": round(float(stop) * rate)})
+
     @sb.utils.data_pipeline.takes("wrd")
     @sb.utils.data_pipeline.provides("wrd", "tokens_bos", "tokens")
     def text_pipeline(wrd):
@@ -239,7 +247,10 @@ def dataio_prepare(hparams: Dict, csvs: Dict[str, Path], tokenizer):
         yield torch.LongTensor([hparams["bos_index"]] + ids)
         yield torch.LongTensor(ids)
 
-    sb.dataio.dataset.add_dynamic_item(datasets, audio_pipeline)
+    for data, path in zip(datasets, [csvs["train"], csvs["valid"], *(csvs[name] for name in tests)]):
+        with open(path, encoding="utf-8") as handle:
+            columns = handle.readline().strip().split(",")
+        sb.dataio.dataset.add_dynamic_item([data], segment_pipeline if "start" in columns else audio_pipeline)
     sb.dataio.dataset.add_dynamic_item(datasets, text_pipeline)
     sb.dataio.dataset.set_output_keys(datasets, ["id", "sig", "wrd", "tokens_bos", "tokens"])
 
@@ -264,7 +275,22 @@ def dataio_prepare(hparams: Dict, csvs: Dict[str, Path], tokenizer):
 # ---------------------------------------------------------------------------
 
 
-def load_or_exit(hparams_file: str, overrides: str) -> Dict:
+def with_defaults(overrides: str, defaults: Optional[Dict]) -> Dict:
+    """Command-line overrides (``key: value`` lines) on top of a recipe's ``defaults``, as one mapping."""
+    import yaml
+
+    merged = dict(defaults or {})
+    for line in overrides.splitlines():
+        if line.strip():
+            try:
+                merged.update(yaml.safe_load(line) or {})
+            except yaml.YAMLError:
+                key, _, value = line.partition(":")
+                fail(f"--{key.strip()}={value.strip()}: not valid YAML")
+    return merged
+
+
+def load_or_exit(hparams_file: str, overrides) -> Dict:
     """The recipe's hparams; a user error (bad override, invalid sharing plan, a run folder made by
     another model) ends the program with one line on stderr and exit status 2, before anything is written."""
     try:
@@ -274,7 +300,8 @@ def load_or_exit(hparams_file: str, overrides: str) -> Dict:
         fail(str(err))
     except (ValueError, TypeError, KeyError) as err:  # raised while building the modules
         cause = err.args[-1] if isinstance(err, TypeError) and err.args else err
-        fail(f"{hparams_file} with overrides {{{overrides.replace(chr(10), ', ')}}}: {cause}")
+        given = overrides if isinstance(overrides, str) else "\n".join(f"{k}: {v}" for k, v in overrides.items())
+        fail(f"{hparams_file} with overrides {{{given.replace(chr(10), ', ')}}}: {cause}")
     problem = resume_problem(hparams["output_folder"], hparams["model"])
     if problem:
         fail(f"output_folder {hparams['output_folder']} holds another run: {problem}. "
@@ -287,9 +314,14 @@ def fail(message: str) -> None:
     sys.exit(2)
 
 
-def main(argv: List[str]) -> None:
+def main(argv: List[str], prepare: Callable[[Dict, List[str]], None] = prepare_librispeech_splits,
+         defaults: Optional[Dict] = None) -> None:
+    """The whole recipe. Other corpora reuse it with their own ``prepare`` (see
+    ``recipes/SpeechOcean762/train.py``) and ``defaults``: overrides applied under the command line's."""
     hparams_file, run_opts, overrides = sb.parse_arguments(argv)
     sb.utils.distributed.ddp_init_group(run_opts)
+    if defaults:
+        overrides = with_defaults(overrides, defaults)
     hparams = load_or_exit(hparams_file, overrides)
     sb.create_experiment_directory(experiment_directory=hparams["output_folder"], overrides=overrides)
     if if_main_process():
@@ -305,7 +337,7 @@ def main(argv: List[str]) -> None:
         hparams["variant"], f"{report.unique_params:,}", f"{report.virtual_params:,}", hparams["num_encoder_layers"],
     )
 
-    csvs = prepare_csvs(hparams)
+    csvs = prepare_csvs(hparams, prepare)
     tokenizer = train_tokenizer(hparams, csvs["train"])
     train, valid, tests, samplers = dataio_prepare(hparams, csvs, tokenizer)
 
@@ -331,11 +363,15 @@ def main(argv: List[str]) -> None:
             logger.info("%s WER written to %s", name, asr.hparams.test_wer_file)
 
 
+def release_process_group() -> None:
+    """A process group left to the interpreter's exit can abort a gloo rank ("terminate called
+    without an active exception", seen once in the DDP test under load)."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()
+
+
 if __name__ == "__main__":
     try:
         main(sys.argv[1:])
     finally:
-        # A process group left to the interpreter's exit can abort a gloo rank ("terminate called
-        # without an active exception", seen once in the DDP test under load).
-        if torch.distributed.is_available() and torch.distributed.is_initialized():
-            torch.distributed.destroy_process_group()
+        release_process_group()

@@ -1,0 +1,108 @@
+"""The sherpa-onnx-compatible recipe options: Kaldi fbank front-end and stateless predictor."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from speechbrain_tinyconf.frontend import KaldiFbank
+from speechbrain_tinyconf.predictor import StatelessPredictor
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT.parent / "shared" / "librispeech-sample" / "LibriSpeech"
+ENV = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
+
+
+def sherpa_fbank(wav: np.ndarray) -> np.ndarray:
+    """kaldi-native-fbank with sherpa-onnx's feature settings (FeatureExtractorConfig defaults)."""
+    knf = pytest.importorskip("kaldi_native_fbank")
+    opts = knf.FbankOptions()
+    opts.frame_opts.dither = 0
+    opts.frame_opts.snip_edges = False
+    opts.frame_opts.samp_freq = 16000
+    opts.mel_opts.num_bins = 80
+    opts.mel_opts.low_freq = 20
+    opts.mel_opts.high_freq = -400
+    fbank = knf.OnlineFbank(opts)
+    fbank.accept_waveform(16000, wav.tolist())
+    fbank.input_finished()
+    return np.stack([fbank.get_frame(i) for i in range(fbank.num_frames_ready)])
+
+
+def test_kaldi_fbank_equals_what_sherpa_onnx_computes(tone_corpus):
+    """Measured 2026-12-01: max |difference| 1.2e-4 on log-mel values up to ~16 (float32 rounding)."""
+    files = sorted((tone_corpus / "test").rglob("*.flac"))[:2] + sorted(SAMPLE.rglob("*.flac"))[:2]
+    for path in files:
+        wav = sf.read(path, dtype="float32")[0]
+        ours = KaldiFbank()(torch.from_numpy(wav)[None])[0].numpy()
+        ref = sherpa_fbank(wav)
+        assert ours.shape == ref.shape, path
+        assert np.abs(ours - ref).max() < 1e-3, path
+    # the settings matter: SpeechBrain's Fbank is another feature
+    from speechbrain.lobes.features import Fbank
+
+    sb = Fbank(n_mels=80)(torch.from_numpy(wav)[None])[0].numpy()
+    assert sb.shape[0] != ref.shape[0] or np.abs(sb - ref).max() > 1.0
+
+
+def test_stateless_predictor_has_no_state():
+    emb = torch.randn(3, 4, 8)
+    out = StatelessPredictor()(emb)
+    assert torch.equal(out[:, 2], StatelessPredictor()(emb[:, 2:3])[:, 0])  # each token on its own
+    assert not list(StatelessPredictor().parameters())
+
+
+def test_recipe_options_sizes():
+    from speechbrain_tinyconf.hparams import load_detached
+    from speechbrain_tinyconf.size import size_report
+
+    gru = load_detached(ROOT / "hparams" / "shared_lowrank_5M.yaml")
+    stateless = load_detached(ROOT / "hparams" / "shared_lowrank_5M.yaml",
+                              {"frontend": "kaldi", "predictor": "stateless", "emb_dim": 256})
+    assert isinstance(stateless["compute_features"], KaldiFbank)
+    freed = size_report(gru["model"]).unique_params - size_report(stateless["model"]).unique_params
+    assert freed == 3 * (128 * 256 + 256 * 256 + 2 * 256) - 128 * 256  # the GRU, less the wider embedding
+    with pytest.raises(ValueError, match="emb_dim .* must equal dec_dim"):
+        load_detached(ROOT / "hparams" / "shared_lowrank_5M.yaml", {"predictor": "stateless"})
+
+
+@pytest.mark.slow
+def test_sherpa_options_train_and_decode_with_speechbrain_searchers(trained_sherpa_run, learnable_corpus, tmp_path):
+    """Trained with both options, the model transcribes with SpeechBrain's greedy and beam searchers,
+    EncoderDecoderASR and StreamingASR (through the exported folder), unchanged."""
+    from speechbrain.decoders.transducer import TransducerBeamSearcher
+    from speechbrain.inference.ASR import StreamingASR
+    from speechbrain.utils.dynamic_chunk_training import DynChunkTrainConfig
+
+    from speechbrain_tinyconf.export import export
+    from speechbrain_tinyconf.onnx_export import load_transducer
+
+    wer = float((trained_sherpa_run / "wer_test.txt").read_text().split()[1])
+    assert wer < 40, f"test WER {wer}: the options must still learn the tone corpus"
+    mods = load_transducer(trained_sherpa_run)
+    assert isinstance(mods.compute_features, KaldiFbank) and isinstance(mods.dec, StatelessPredictor)
+    beam = TransducerBeamSearcher(decode_network_lst=[mods.emb, mods.dec, mods.proj_dec], tjoint=mods.Tjoint,
+                                  classifier_network=[mods.transducer_lin], blank_id=0, beam_size=4, nbest=1)
+    path = sorted((learnable_corpus / "test").rglob("*.flac"))[0]
+    wav = torch.from_numpy(sf.read(path, dtype="float32")[0])
+    greedy_tokens = mods.transcribe(wav)
+    with torch.no_grad():
+        beam_tokens = beam(mods.encode(wav[None]))[0][0]
+    assert greedy_tokens and beam_tokens
+    model_dir = export(trained_sherpa_run, tmp_path / "model")
+    proc = subprocess.run([sys.executable, "-m", "speechbrain_tinyconf.transcribe", str(model_dir), str(path)],
+                          capture_output=True, text=True, env=ENV, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    reference = dict(line.split(" ", 1) for line in (path.parent / "7-11.trans.txt").read_text().splitlines())[path.stem]
+    text = proc.stdout.split("\t")[1].strip()
+    assert text
+    streaming = StreamingASR.from_hparams(source=str(model_dir), savedir=None)
+    chunks = streaming.transcribe_file_streaming(str(path), DynChunkTrainConfig(8, 2), use_torchaudio_streaming=False)
+    streamed = "".join(chunks).strip()
+    assert streamed  # streaming decodes with the stateless predictor too
+    assert len(set(text.split()) & set(reference.split())) >= 1
