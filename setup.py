@@ -27,12 +27,14 @@ REQUIRES = {
     "tqdm": "",
 }
 EXTRAS = {
-    # bench/ablation.py plots WER against parameters
-    "bench": {"matplotlib": ">=3.7"},
+    # bench/ablation.py plots WER against parameters; bench/pocketsphinx_reference.py is the
+    # reference recognizer of the real-speech results (its wheel ships an English model)
+    "bench": {"matplotlib": ">=3.7", "pocketsphinx": ">=5"},
     # speechbrain_tinyconf.onnx_export / onnx_runtime, bench/benchmark.py (TorchScript exporter: no onnxscript)
     "export": {"onnx": ">=1.23,<2", "onnxruntime": ">=1.31,<2"},
 }
-EXTRAS["dev"] = {"pytest": ">=7", **EXTRAS["bench"], **EXTRAS["export"]}
+# kaldi-native-fbank: the feature code sherpa-onnx runs, to check the `frontend: kaldi` option against
+EXTRAS["dev"] = {"pytest": ">=7", "kaldi-native-fbank": ">=1.20", **EXTRAS["bench"], **EXTRAS["export"]}
 
 
 def _pins() -> dict:

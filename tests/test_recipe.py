@@ -188,3 +188,14 @@ def test_shell_scripts_have_no_pipe_closed_early():
         text = script.read_text()
         if "pipefail" in text:
             assert not re.search(r"\|\s*(head|grep -q|grep -m)", text), script
+
+
+def test_time_budget_ends_training_and_still_evaluates(tone_corpus, tmp_path):
+    out = tmp_path / "run"
+    proc = subprocess.run(_cmd(tone_corpus, out, "--number_of_epochs", "5", "--train_time_budget_minutes", "0"),
+                          capture_output=True, text=True, env=ENV, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    log = (out / "train_log.txt").read_text()
+    assert re.findall(r"epoch: (\d+),", log) == ["1"] and "steps: 1 " in log  # one update, then it stops
+    assert "split: test" in log and (out / "wer_test.txt").is_file()
+    assert "train_time_budget_minutes=0 spent" in (out / "log.txt").read_text()

@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import shlex
 import sys
+import time
 from pathlib import Path
 from typing import Callable, Dict, List, Optional
 
@@ -104,6 +105,27 @@ class TransducerASR(sb.Brain):
             self.cer_metric.append(batch.id, words, [w.split() for w in batch.wrd])
         return loss
 
+    def on_fit_start(self):
+        super().on_fit_start()  # recovers the checkpoint: optimizer_step is the run's count so far
+        self.fit_started, self.fit_start_step = time.monotonic(), self.optimizer_step
+
+    @property
+    def _optimizer_step_limit_exceeded(self) -> bool:
+        """SpeechBrain's step limit, or the ``train_time_budget_minutes`` of this launch spent.
+
+        Brain ends the epoch there (validation and a checkpoint follow), stops fitting, and the
+        recipe goes on to evaluate. Each launch makes at least one update (the normaliser needs
+        statistics); a re-run resumes from that checkpoint with a fresh budget.
+        """
+        budget = getattr(self.hparams, "train_time_budget_minutes", None)
+        spent = (budget is not None and self.optimizer_step > getattr(self, "fit_start_step", self.optimizer_step)
+                 and time.monotonic() - self.fit_started > 60 * budget)
+        if spent and not getattr(self, "budget_logged", False):
+            logger.info("train_time_budget_minutes=%s spent after %d updates: stopping training", budget,
+                        self.optimizer_step)
+            self.budget_logged = True
+        return super()._optimizer_step_limit_exceeded or spent
+
     def on_fit_batch_end(self, batch, outputs, loss, should_step):
         self.batches_this_run = getattr(self, "batches_this_run", 0) + 1
         if should_step:
@@ -185,10 +207,13 @@ def prepare_csvs(hparams: Dict, prepare: Callable[[Dict, List[str]], None] = pre
     folder = Path(hparams["csv_folder"])
     splits = list(dict.fromkeys([*hparams["train_splits"], *hparams["dev_splits"], *hparams["test_splits"]]))
     run_on_main(prepare, args=[hparams, splits])
-    run_on_main(merge_csvs, args=[[folder / f"{s}.csv" for s in hparams["train_splits"]], Path(hparams["train_csv"])])
-    run_on_main(merge_csvs, args=[[folder / f"{s}.csv" for s in hparams["dev_splits"]], Path(hparams["valid_csv"])])
+    def csv_of(split: str) -> Path:  # a split may be a path (a Kaldi data dir elsewhere): named by its folder
+        return folder / f"{Path(split).name}.csv"
+
+    run_on_main(merge_csvs, args=[[csv_of(s) for s in hparams["train_splits"]], Path(hparams["train_csv"])])
+    run_on_main(merge_csvs, args=[[csv_of(s) for s in hparams["dev_splits"]], Path(hparams["valid_csv"])])
     csvs = {"train": Path(hparams["train_csv"]), "valid": Path(hparams["valid_csv"])}
-    csvs.update({split: folder / f"{split}.csv" for split in hparams["test_splits"]})
+    csvs.update({Path(split).name: csv_of(split) for split in hparams["test_splits"]})
     return csvs
 
 

@@ -99,7 +99,8 @@ def prepare_kaldi(
     save_folder : path
         Where the CSVs and ``prepare_opts.json`` go.
     splits : sequence of str
-        Data dir names, e.g. ``("train", "dev", "test")``.
+        Data dir names, e.g. ``("train", "dev", "test")``, or paths of data dirs elsewhere (an
+        absolute path is used as is; its CSV is named after its last folder).
     audio_root : path, optional
         What relative ``wav.scp`` paths are relative to (default: ``data_folder``).
     sample_rate : int
@@ -134,11 +135,12 @@ def prepare_kaldi(
     for split in splits:
         options = {"data_folder": str(data_path), "split": split, "audio_root": str(root),
                    "sample_rate": sample_rate, "validate_audio": bool(validate_audio), "format": "kaldi"}
-        csv_path = save_path / f"{split}.csv"
-        record = _load_opts(save_path).get("splits", {}).get(split)
+        name = Path(split).name  # a split may be given as the path of a data dir elsewhere
+        csv_path = save_path / f"{name}.csv"
+        record = _load_opts(save_path).get("splits", {}).get(name)
         if csv_path.is_file() and isinstance(record, dict) and record.get("options") == options:
             logger.info("%s already prepared (%s), skipping.", split, csv_path)
-            summaries[split] = record["summary"]
+            summaries[name] = record["summary"]
             continue
         rows, skipped = collect_data_dir(data_path / split, root, sample_rate, validate_audio)
         if not rows:
@@ -146,10 +148,10 @@ def prepare_kaldi(
                              f"(skipped: {_format_counts(skipped) or 'none found'})")
         _write_csv(csv_path, rows)
         summary: Summary = {"written": len(rows), "skipped": dict(skipped)}
-        _record_opts(save_path, split, options, summary)
+        _record_opts(save_path, name, options, summary)
         logger.info("%s: written %d, skipped %d (%s) -> %s", split, len(rows), sum(skipped.values()),
                     _format_counts(skipped) or "none", csv_path)
-        summaries[split] = summary
+        summaries[name] = summary
     return summaries
 
 

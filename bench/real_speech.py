@@ -1,0 +1,64 @@
+"""Scoring helpers for the real-speech results (speechocean762): per-utterance errors from a
+SpeechBrain ``wer_<split>.txt``, and WER by speaker group (children / adults, from ``spk2age``).
+
+Used by ``bench/pocketsphinx_reference.py`` and ``bench/real_speech_report.py`` so that every
+recognizer is scored the same way (SpeechBrain's ``ErrorRateStats``, upper-case words).
+
+Authors
+-------
+* speechbrain-tinyconf team 2026
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Dict, Iterable, Tuple
+
+UTT_LINE = re.compile(r"^(\S+), %WER [\d.]+ \[ (\d+) / (\d+),")
+CHILD_MAX_AGE = 15  # speechocean762: children are 6-15, adults older
+
+
+def utterance_errors(wer_file: Path) -> Dict[str, Tuple[int, int]]:
+    """``{utterance id: (word errors, reference words)}`` from the alignments of a ``wer_<split>.txt``."""
+    found = {}
+    for line in Path(wer_file).read_text(encoding="utf-8").splitlines():
+        match = UTT_LINE.match(line)
+        if match:
+            found[match.group(1)] = (int(match.group(2)), int(match.group(3)))
+    return found
+
+
+def speaker_groups(data_dir: Path) -> Dict[str, str]:
+    """``{utterance id: "children" | "adults"}`` from a Kaldi data dir's ``utt2spk`` and ``spk2age``."""
+    data_dir = Path(data_dir)
+    ages = {}
+    for line in (data_dir / "spk2age").read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            spk, age = line.split()[:2]
+            ages[spk] = int(age)
+    groups = {}
+    for line in (data_dir / "utt2spk").read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            utt, spk = line.split()[:2]
+            groups[utt] = "children" if ages[spk] <= CHILD_MAX_AGE else "adults"
+    return groups
+
+
+def wer_by_group(errors: Dict[str, Tuple[int, int]], groups: Dict[str, str]) -> Dict[str, Dict[str, float]]:
+    """``{"all" | group: {"wer": %, "errors": n, "words": n, "utterances": n}}``.
+
+    Example
+    -------
+    >>> wer_by_group({"a": (1, 4), "b": (0, 4), "c": (3, 4)}, {"a": "children", "b": "adults", "c": "adults"})["adults"]
+    {'wer': 37.5, 'errors': 3, 'words': 8, 'utterances': 2}
+    """
+    out = {}
+    for name in ("all", *sorted(set(groups.values()))):
+        keys: Iterable[str] = [u for u in errors if name == "all" or groups.get(u) == name]
+        errs = sum(errors[u][0] for u in keys)
+        words = sum(errors[u][1] for u in keys)
+        count = sum(1 for u in errors if name == "all" or groups.get(u) == name)
+        out[name] = {"wer": round(100.0 * errs / words, 2) if words else None, "errors": errs,
+                     "words": words, "utterances": count}
+    return out

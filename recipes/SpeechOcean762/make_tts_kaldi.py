@@ -1,0 +1,94 @@
+#!/usr/bin/env python3
+"""Synthetic speech for sim-to-real training: a Kaldi data dir of TTS audio of the *training* text.
+
+    python recipes/SpeechOcean762/make_tts_kaldi.py ../shared/real-speech/speechocean762/train/text \\
+        data/so762_tts --voices-per-sentence 2 --digit-strings 1000 --jobs 2
+
+Every sentence of the given Kaldi ``text`` file (the training transcripts only: never dev or
+test text) is spoken by ``--voices-per-sentence`` of the 40 espeak-ng / flite speakers that
+``recipes/LibriSpeech/make_mini_corpus.py`` defines, plus ``--digit-strings`` random strings
+of 3-6 spoken digits ("similar text": a quarter of speechocean762's sentences are digit
+strings). Writes ``OUT/tts_train/{wav.scp,text,utt2spk}`` (absolute paths; utterance ids
+start with ``tts-`` so reports can count synthetic hours) and the audio under ``OUT/audio``
+(16 kHz FLAC). Deterministic for a given seed; re-running skips files already written, so an
+interrupted run resumes. Use it with ``--train_splits '[train, <OUT>/tts_train]'``.
+
+Authors
+-------
+* speechbrain-tinyconf team 2026
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import sys
+from multiprocessing import Pool
+from pathlib import Path
+from typing import List, Optional, Sequence, Tuple
+
+from tqdm import tqdm
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "LibriSpeech"))
+import make_mini_corpus as mini  # noqa: E402
+
+DIGITS = "ZERO ONE TWO THREE FOUR FIVE SIX SEVEN EIGHT NINE".split()
+
+
+def sentences(text_file: Path, digit_strings: int, seed: int) -> List[str]:
+    """The transcripts of ``text_file`` (each once) and ``digit_strings`` random digit strings."""
+    seen = []
+    for line in text_file.read_text(encoding="utf-8").splitlines():
+        words = line.split()[1:]
+        if words and " ".join(words).upper() not in seen:
+            seen.append(" ".join(words).upper())
+    rng = random.Random(f"tts-digits:{seed}")
+    digits = [" ".join(rng.choice(DIGITS) for _ in range(rng.randint(3, 6))) for _ in range(digit_strings)]
+    return seen + digits
+
+
+def plan(texts: List[str], voices_per_sentence: int, seed: int) -> List[Tuple[str, dict, str]]:
+    """(utterance id, speaker, text) for every synthetic utterance."""
+    speakers = mini.make_speakers(40, 0, mini.resolve_engines("auto"), seed)["train"]
+    rng = random.Random(f"tts-voices:{seed}")
+    jobs = []
+    for i, text in enumerate(texts):
+        for spk in rng.sample(speakers, voices_per_sentence):
+            jobs.append((f"tts-{spk['id']}-{i:05d}", spk, text))
+    return jobs
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("text", type=Path, help="Kaldi text file of the training transcripts")
+    parser.add_argument("out", type=Path)
+    parser.add_argument("--voices-per-sentence", type=int, default=2)
+    parser.add_argument("--digit-strings", type=int, default=1000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--jobs", type=int, default=2)
+    args = parser.parse_args(argv)
+    if not args.text.is_file():
+        print(f"error: {args.text} not found", file=sys.stderr)
+        return 1
+    jobs = plan(sentences(args.text, args.digit_strings, args.seed), args.voices_per_sentence, args.seed)
+    audio = args.out.resolve() / "audio"
+    audio.mkdir(parents=True, exist_ok=True)
+    todo = [(str(audio / f"{utt}.flac"), spk, text) for utt, spk, text in jobs
+            if not (audio / f"{utt}.flac").is_file()]
+    with Pool(args.jobs, initializer=mini._worker_init) as pool:
+        for _ in tqdm(pool.imap_unordered(mini.synthesize, todo, chunksize=8), total=len(todo), desc="tts"):
+            pass
+    data = args.out / "tts_train"
+    data.mkdir(parents=True, exist_ok=True)
+    for name, column in (("wav.scp", lambda u, s, t: str(audio / f"{u}.flac")), ("text", lambda u, s, t: t),
+                         ("utt2spk", lambda u, s, t: f"tts-{s['id']}")):
+        tmp = data / f".{name}.tmp"
+        tmp.write_text("".join(f"{u} {column(u, s, t)}\n" for u, s, t in sorted(jobs, key=lambda j: j[0])))
+        os.replace(tmp, data / name)
+    print(f"{len(jobs)} utterances ({len(todo)} synthesised now) -> {data}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
