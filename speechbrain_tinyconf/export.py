@@ -82,7 +82,7 @@ encoder: !new:speechbrain.nnet.containers.LengthsCapableSequential
     - !ref <enc>
     - !ref <proj_enc>
 
-decoder: !new:speechbrain.decoders.transducer.TransducerBeamSearcher
+decoder: !new:speechbrain_tinyconf.predictor.TransducerSearcher
     decode_network_lst: [!ref <emb>, !ref <dec>, !ref <proj_dec>]
     tjoint: !ref <Tjoint>
     classifier_network: [!ref <transducer_lin>]
@@ -101,7 +101,7 @@ fea_streaming_extractor: !new:speechbrain.lobes.features.StreamingFeatureWrapper
     properties: !apply:speechbrain.utils.filter_analysis.stack_filter_properties
         - [!ref <compute_features>, !ref <CNN>]
 make_decoder_streaming_context: !name:speechbrain.decoders.transducer.TransducerGreedySearcherStreamingContext
-decoding_function: !name:speechbrain.decoders.transducer.TransducerBeamSearcher.transducer_greedy_decode_streaming
+decoding_function: !name:speechbrain_tinyconf.predictor.TransducerSearcher.transducer_greedy_decode_streaming
     - !ref <decoder>
 make_tokenizer_streaming_context: !name:speechbrain.tokenizers.SentencePiece.SentencePieceDecoderStreamingContext
 # SpeechBrain's spm_decode_preserve_leading_space needs sentencepiece < 0.2.1 (immutable_proto).

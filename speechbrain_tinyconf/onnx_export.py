@@ -131,9 +131,9 @@ class TransducerModules:
 
     def greedy_searcher(self):
         """SpeechBrain's greedy transducer search over these modules (beam 1, as the recipe's)."""
-        from speechbrain.decoders.transducer import TransducerBeamSearcher
+        from .predictor import TransducerSearcher
 
-        return TransducerBeamSearcher(
+        return TransducerSearcher(
             decode_network_lst=[self.emb, self.dec, self.proj_dec],
             tjoint=self.Tjoint,
             classifier_network=[self.transducer_lin],
@@ -891,7 +891,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         help="streaming chunk sizes in encoder frames, one graph each (default 8 16 = 320/640 ms)")
     parser.add_argument("--left-chunks", type=int, default=4, help="attention left context in chunks (default 4)")
     parser.add_argument("--seed", type=int, default=None, help="seed for the random weights of a .yaml source")
+    parser.add_argument("--format", choices=["tinyconf", "sherpa-onnx"], default="tinyconf",
+                        help="tinyconf: our graphs for onnx_runtime.py (default); sherpa-onnx: encoder/decoder/joiner "
+                             "+ tokens.txt for sherpa-onnx (needs frontend: kaldi, predictor: stateless)")
+    parser.add_argument("--streaming", action="store_true",
+                        help="with --format sherpa-onnx: sherpa-onnx's online convention (not written yet)")
     args = parser.parse_args(argv)
+    if args.format == "sherpa-onnx":
+        return _main_sherpa(args)
     try:
         result = export_onnx(args.source, args.out_dir, int8=args.int8, chunk_frames=args.chunk_frames,
                              left_chunks=args.left_chunks, seed=args.seed)
@@ -901,6 +908,23 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if result.config.get("random_weights"):
         print(f"note: {args.source} is a hparams file: random weights, identity feature normalisation", file=sys.stderr)
     for name, path in result.files.items():
+        print(f"{path}\t{path.stat().st_size}")
+    return 0
+
+
+def _main_sherpa(args) -> int:
+    from .sherpa_onnx import SherpaExportError, export_sherpa_onnx
+
+    if args.streaming:
+        print("error: --format sherpa-onnx --streaming: the online (streaming) sherpa-onnx export is not written yet; "
+              "export without --streaming for OfflineRecognizer", file=sys.stderr)
+        return 2
+    try:
+        files = export_sherpa_onnx(load_transducer(args.source, seed=args.seed), args.out_dir, int8=args.int8)
+    except (FileNotFoundError, SherpaExportError, ValueError, RuntimeError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    for path in files.values():
         print(f"{path}\t{path.stat().st_size}")
     return 0
 

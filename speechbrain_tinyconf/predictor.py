@@ -2,11 +2,14 @@
 
 ``stateless`` is the prediction network of icefall's transducers with ``context_size=1``
 (Ghodsi et al., 2020): the embedding of the last emitted token through a ReLU, no recurrence.
-It is what sherpa-onnx's ``decoder.onnx`` convention expects (``decoder(y (N, 1)) -> (N, J)``),
-frees the GRU's parameters (~0.3 M at the headline size) for the encoder, and SpeechBrain's
-transducer searchers (greedy, beam) and ``StreamingASR`` run it unchanged: a module that is
-not an RNN is called on the last token alone, with no state. A wider context
-(``context_size > 1``) would need the previous tokens, which those searchers do not pass.
+It is what sherpa-onnx's ``decoder.onnx`` convention expects (``decoder(y (N, 1)) -> (N, J)``)
+and frees the GRU's parameters (~0.3 M at the headline size) for the encoder. SpeechBrain's
+transducer searchers call a module that is not an RNN on the last token alone, with no state,
+which is exactly this network; but SpeechBrain 1.1's batched greedy search then indexes the
+(absent) state and fails, so the recipe uses :class:`TransducerSearcher`: SpeechBrain's
+``TransducerBeamSearcher`` with that one step accepting "no state" (greedy, beam search and
+``StreamingASR`` otherwise unchanged). A wider context (``context_size > 1``) would need the
+previous tokens, which those searchers do not pass.
 
 Authors
 -------
@@ -16,8 +19,34 @@ Authors
 from __future__ import annotations
 
 import torch
+from speechbrain.decoders.transducer import TransducerBeamSearcher
 
 PREDICTORS = ("gru", "stateless")
+
+
+class TransducerSearcher(TransducerBeamSearcher):
+    """SpeechBrain's ``TransducerBeamSearcher``; its greedy search also runs a prediction network without state.
+
+    Example
+    -------
+    >>> emb, proj = torch.nn.Embedding(5, 4), torch.nn.Linear(4, 4)
+    >>> from speechbrain.nnet.transducer.transducer_joint import Transducer_joint
+    >>> searcher = TransducerSearcher([emb, StatelessPredictor(), proj], Transducer_joint(joint="sum"),
+    ...                               [torch.nn.Linear(4, 5)], blank_id=0, beam_size=1)
+    >>> hyps = searcher(torch.randn(2, 6, 4))[0]     # batched greedy search, no state
+    >>> len(hyps)
+    2
+    """
+
+    def _get_sentence_to_update(self, selected_sentences, output_PN, hidden):
+        if hidden is None:
+            return output_PN[selected_sentences, :], None
+        return super()._get_sentence_to_update(selected_sentences, output_PN, hidden)
+
+    def _update_hiddens(self, selected_sentences, updated_hidden, hidden):
+        if hidden is None:
+            return None
+        return super()._update_hiddens(selected_sentences, updated_hidden, hidden)
 
 
 class StatelessPredictor(torch.nn.Module):

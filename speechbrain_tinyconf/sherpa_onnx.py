@@ -1,0 +1,159 @@
+"""Export to sherpa-onnx's transducer convention (icefall's), so that sherpa-onnx runs our models.
+
+    python -m speechbrain_tinyconf.onnx_export MODEL_OR_RUN OUT --format sherpa-onnx [--int8]
+
+writes ``encoder.onnx``, ``decoder.onnx``, ``joiner.onnx`` (and ``*.int8.onnx``) and
+``tokens.txt``, which ``sherpa_onnx.OfflineRecognizer.from_transducer`` loads as they are:
+
+* ``encoder(x (N, T, 80) float, x_lens (N,) int64) -> (encoder_out (N, T', J), encoder_out_lens (N,))``:
+  feature normalisation, CNN front-end, the shared Conformer and ``proj_enc`` (shared weights
+  stored once, as in our own export);
+* ``decoder(y (N, context_size) int64) -> decoder_out (N, J)``: the stateless predictor and
+  ``proj_dec``; ids < 0 (sherpa-onnx's padding at stream start) embed to zeros;
+* ``joiner(encoder_out (N, J), decoder_out (N, J)) -> logit (N, vocab)``;
+* metadata ``vocab_size``, ``context_size`` (decoder), blank id 0; ``tokens.txt`` is the
+  sentencepiece vocabulary (``symbol id``, id 0 written as ``<blk>``).
+
+sherpa-onnx computes the features itself (Kaldi fbank), so only models trained with
+``frontend: kaldi`` and ``predictor: stateless`` can be exported; others are refused with a
+message naming the option. Its greedy search emits at most one token per encoder frame, which
+is SpeechBrain's greedy search with ``max_symbols_per_step=0``. Streaming export (sherpa-onnx's
+online "conformer" convention) is not written yet.
+
+Authors
+-------
+* speechbrain-tinyconf team 2026
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Dict, List, Union
+
+import torch
+import torch.nn as nn
+
+from .frontend import KaldiFbank
+from .predictor import StatelessPredictor
+
+PathLike = Union[str, Path]
+SHERPA_FBANK = {"sample_rate": 16000, "n_mels": 80, "frame_length_ms": 25.0, "frame_shift_ms": 10.0,
+                "low_freq": 20.0, "high_freq": -400.0}
+
+
+class SherpaExportError(ValueError):
+    """The model uses an option sherpa-onnx cannot run."""
+
+
+def check_sherpa_compatible(mods) -> None:
+    """Raises :class:`SherpaExportError` naming the recipe option that sherpa-onnx cannot run."""
+    fbank = mods.compute_features
+    if not isinstance(fbank, KaldiFbank):
+        raise SherpaExportError(
+            f"--format sherpa-onnx: the model was trained with frontend: speechbrain ({type(fbank).__name__}); "
+            "sherpa-onnx computes Kaldi fbank features itself: train with frontend: kaldi")
+    settings = {k: getattr(fbank, k) for k in SHERPA_FBANK}
+    if settings != SHERPA_FBANK:
+        raise SherpaExportError(f"--format sherpa-onnx: the Kaldi fbank settings {settings} differ from "
+                                f"sherpa-onnx's {SHERPA_FBANK}")
+    if not isinstance(mods.dec, StatelessPredictor):
+        raise SherpaExportError(
+            f"--format sherpa-onnx: the model's predictor is {type(mods.dec).__name__} (predictor: gru); "
+            "sherpa-onnx runs a stateless decoder: train with predictor: stateless")
+    if mods.blank_index != 0:
+        raise SherpaExportError(f"--format sherpa-onnx: blank_index={mods.blank_index}; sherpa-onnx needs 0")
+
+
+class SherpaEncoder(nn.Module):
+    """``(x, x_lens)`` in frames -> ``(encoder_out, encoder_out_lens)``, around our full-utterance encoder."""
+
+    def __init__(self, full_encoder: nn.Module):
+        super().__init__()
+        self.full = full_encoder
+
+    def forward(self, x, x_lens):
+        return self.full(x, x_lens.float() / x.shape[1])
+
+
+class SherpaDecoder(nn.Module):
+    """Stateless decoder on the last ``context_size`` (= 1) tokens; negative ids embed to zeros."""
+
+    context_size = StatelessPredictor.context_size
+
+    def __init__(self, mods):
+        super().__init__()
+        self.table = mods.emb.Embedding
+        self.dec = mods.dec
+        self.proj_dec = mods.proj_dec
+
+    def forward(self, y):
+        last = y[:, -1]
+        emb = self.table(last.clamp(min=0)) * (last >= 0).unsqueeze(-1).to(torch.float32)
+        return self.proj_dec(self.dec(emb))
+
+
+def tokens_txt(tokenizer_path: PathLike) -> str:
+    """``symbol id`` lines of a sentencepiece model; id 0 (our blank) is ``<blk>``."""
+    import sentencepiece
+
+    sp = sentencepiece.SentencePieceProcessor(model_file=str(tokenizer_path))
+    lines = ["<blk> 0"] + [f"{sp.id_to_piece(i)} {i}" for i in range(1, sp.get_piece_size())]
+    return "\n".join(lines) + "\n"
+
+
+def _add_metadata(path: Path, meta: Dict[str, str]) -> None:
+    import onnx
+
+    model = onnx.load(str(path))
+    del model.metadata_props[:]
+    for key, value in meta.items():
+        entry = model.metadata_props.add()
+        entry.key, entry.value = key, str(value)
+    onnx.save(model, str(path))
+
+
+def export_sherpa_onnx(mods, out_dir: PathLike, int8: bool = False, example_seconds: float = 3.0) -> Dict[str, Path]:
+    """Writes the sherpa-onnx files of ``mods`` (see the module docstring); returns them by name."""
+    from .onnx_export import FullEncoder, JointStep, _export_graph, quantize_int8
+
+    check_sherpa_compatible(mods)
+    if mods.tokenizer_path is None:
+        raise SherpaExportError("--format sherpa-onnx needs the model's tokenizer (a model or run folder, not a YAML)")
+    mods.eval()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    n_mels = SHERPA_FBANK["n_mels"]
+    frames = int(example_seconds * 100)
+    joint_dim = int(mods.proj_enc.w.out_features)
+    vocab = int(mods.transducer_lin.w.out_features)
+    files: Dict[str, Path] = {name: out / f"{name}.onnx" for name in ("encoder", "decoder", "joiner")}
+    _export_graph(SherpaEncoder(FullEncoder(mods)),
+                  (torch.zeros(1, frames, n_mels), torch.tensor([frames], dtype=torch.int64)),
+                  files["encoder"], ["x", "x_lens"], ["encoder_out", "encoder_out_lens"],
+                  {"x": {0: "N", 1: "T"}, "x_lens": {0: "N"}, "encoder_out": {0: "N", 1: "T_out"},
+                   "encoder_out_lens": {0: "N"}})
+    _export_graph(SherpaDecoder(mods), (torch.zeros(1, SherpaDecoder.context_size, dtype=torch.int64),),
+                  files["decoder"], ["y"], ["decoder_out"], {"y": {0: "N"}, "decoder_out": {0: "N"}})
+    _export_graph(JointStep(mods), (torch.zeros(1, joint_dim), torch.zeros(1, joint_dim)), files["joiner"],
+                  ["encoder_out", "decoder_out"], ["logit"],
+                  {"encoder_out": {0: "N"}, "decoder_out": {0: "N"}, "logit": {0: "N"}})
+    metadata = {
+        "encoder": {"model_type": "conformer", "model_author": "speechbrain-tinyconf", "comment": str(mods.source)},
+        "decoder": {"vocab_size": vocab, "context_size": SherpaDecoder.context_size},
+        "joiner": {"joiner_dim": joint_dim},
+    }
+    for name, meta in metadata.items():
+        _add_metadata(files[name], meta)
+        if int8:
+            files[f"{name}.int8"] = quantize_int8(files[name], out / f"{name}.int8.onnx")
+            _add_metadata(files[f"{name}.int8"], meta)
+    files["tokens"] = out / "tokens.txt"
+    files["tokens"].write_text(tokens_txt(mods.tokenizer_path), encoding="utf-8")
+    return files
+
+
+def sherpa_files(out_dir: PathLike, int8: bool = False) -> List[str]:
+    """``[encoder, decoder, joiner, tokens]`` paths of an export, for ``from_transducer``."""
+    out = Path(out_dir)
+    suffix = ".int8.onnx" if int8 else ".onnx"
+    return [str(out / f"{n}{suffix}") for n in ("encoder", "decoder", "joiner")] + [str(out / "tokens.txt")]
