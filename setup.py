@@ -32,9 +32,12 @@ EXTRAS = {
     "bench": {"matplotlib": ">=3.7", "pocketsphinx": ">=5"},
     # speechbrain_tinyconf.onnx_export / onnx_runtime, bench/benchmark.py (TorchScript exporter: no onnxscript)
     "export": {"onnx": ">=1.23,<2", "onnxruntime": ">=1.31,<2"},
+    # running exported models where people deploy them (python -m speechbrain_tinyconf.onnx_export --format sherpa-onnx)
+    "sherpa": {"sherpa-onnx": ">=1.12"},
 }
 # kaldi-native-fbank: the feature code sherpa-onnx runs, to check the `frontend: kaldi` option against
-EXTRAS["dev"] = {"pytest": ">=7", "kaldi-native-fbank": ">=1.20", **EXTRAS["bench"], **EXTRAS["export"]}
+EXTRAS["dev"] = {"pytest": ">=7", "kaldi-native-fbank": ">=1.20", **EXTRAS["bench"], **EXTRAS["export"],
+                 **EXTRAS["sherpa"]}
 
 
 def _pins() -> dict:

@@ -549,7 +549,8 @@ python -m speechbrain_tinyconf.transcribe path/to/this/folder a.flac --streaming
 
 ## Limitations
 
-- English read speech only; the WERs above are for the splits listed, nothing else was measured.
+- English read speech only; the WERs above are for the splits listed, nothing else was measured:
+  expect more errors on other speakers, accents, ages, domains and recording conditions.
 - Greedy decoding; `transcribe_batch` on padded batches decodes padding frames too (the greedy
   searcher takes no lengths), so transcribe files one by one for exact results.
 - {'Streaming quality depends on the chunk size (trained with dynamic chunks).' if recipe.get('streaming', True) else 'Trained without dynamic chunks: streaming decoding is expected to be poor.'}
@@ -574,9 +575,43 @@ def parse_model_card(text: str) -> tuple:
 # ---------------------------------------------------------------------------
 
 
+def training_data_section(run: RunInfo) -> str:
+    """Size of the run's training set (its ``train.csv``): utterances, hours, speakers, synthetic share."""
+    import csv
+
+    path = run.run_dir / "train.csv"
+    if not path.is_file():
+        return ""
+    with open(path, newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    hours = sum(float(r["duration"]) for r in rows) / 3600
+    synthetic = sum(float(r["duration"]) for r in rows if r["ID"].startswith("tts-")) / 3600
+    speakers = len({r["spk_id"] for r in rows})
+    tts = f", of which {synthetic:.2f} h synthetic (TTS)" if synthetic else ""
+    return (f"\n## Training data\n\n{len(rows):,} utterances, {hours:.2f} h{tts}, {speakers} speakers "
+            f"(data folder `{Path(str(run.recipe.get('data_folder', '?'))).name}`, training splits "
+            f"{', '.join(map(str, run.recipe.get('train_splits') or []))}).\n")
+
+
+def example_section(model_dir: Path, example: Path) -> str:
+    """Copies ``example`` into the folder as ``example.<ext>`` and reports what the exported model makes of it."""
+    from .transcribe import load_audio, load_model, transcribe_waveform
+
+    target = model_dir / f"example{example.suffix.lower()}"
+    shutil.copyfile(example, target)
+    asr = load_model(model_dir)
+    text = transcribe_waveform(asr, load_audio(asr, target))
+    return (f"\n## Example\n\n`{target.name}` (a copy of `{example.name}`) is a recording shipped with this folder:\n\n"
+            f"```bash\npython -m speechbrain_tinyconf.transcribe path/to/this/folder path/to/this/folder/{target.name}\n```\n\n"
+            f"Transcription: `{text}`\n")
+
+
 def export(run_dir: PathLike, model_dir: PathLike, ckpt: str = "average", num_avg: Optional[int] = None,
-           overwrite: bool = False) -> Path:
-    """Builds ``model_dir`` from a recipe run (see the module docstring); returns it."""
+           overwrite: bool = False, example: Optional[PathLike] = None) -> Path:
+    """Builds ``model_dir`` from a recipe run (see the module docstring); returns it.
+
+    ``example``: an audio file copied into the folder and transcribed in the model card.
+    """
     run = read_run(run_dir)
     if num_avg is None:  # like the recipe's evaluation
         num_avg = int(run.recipe.get("avg_checkpoints", 1))
@@ -586,6 +621,8 @@ def export(run_dir: PathLike, model_dir: PathLike, ckpt: str = "average", num_av
     if model_dir.exists():
         for name in MODEL_FILES + ("README.md", EXPORT_MARKER):
             (model_dir / name).unlink(missing_ok=True)
+        for old_example in model_dir.glob("example.*"):
+            old_example.unlink()
     model_dir.mkdir(parents=True, exist_ok=True)
     (model_dir / "hyperparams.yaml").write_text(inference_hparams_text(run.recipe_text), encoding="utf-8")
     torch.save(choice.state_dict, model_dir / "model.ckpt")
@@ -596,7 +633,10 @@ def export(run_dir: PathLike, model_dir: PathLike, ckpt: str = "average", num_av
     report = model_size(hparams)
     files = {name: (model_dir / name).stat().st_size for name in MODEL_FILES}
     name = f"speechbrain-tinyconf-{run.recipe.get('variant', 'model')}"
-    (model_dir / "README.md").write_text(model_card(run, choice, report, files, name), encoding="utf-8")
+    card = model_card(run, choice, report, files, name) + training_data_section(run)
+    if example is not None:
+        card += example_section(model_dir, Path(example))
+    (model_dir / "README.md").write_text(card, encoding="utf-8")
     marker = {"exported_by": "speechbrain_tinyconf.export", "run_dir": str(run.run_dir.resolve()),
               "checkpoints": [Path(c.path).name for c in choice.sources], "mode": choice.mode}
     (model_dir / EXPORT_MARKER).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
@@ -628,9 +668,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         help="average of the best --num-avg checkpoints by valid loss (default) or the best one")
     parser.add_argument("--num-avg", type=int, default=None, help="checkpoints to average (default: the recipe's avg_checkpoints)")
     parser.add_argument("--overwrite", action="store_true", help="replace an earlier export in MODEL_DIR")
+    parser.add_argument("--example", default=None, help="audio file to ship in the folder, transcribed in the model card")
     args = parser.parse_args(argv)
     try:
-        out = export(args.run_dir, args.model_dir, args.ckpt, args.num_avg, args.overwrite)
+        out = export(args.run_dir, args.model_dir, args.ckpt, args.num_avg, args.overwrite, args.example)
     except (FileNotFoundError, FileExistsError, ValueError, RuntimeError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

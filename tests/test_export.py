@@ -431,3 +431,15 @@ def test_onnx_export_and_export_name_a_corrupt_checkpoint(model_dir, run_dir, tm
     assert export_mod.main([str(run), str(tmp_path / "m"), "--ckpt", "average", "--num-avg", "5"]) == 2
     err = capsys.readouterr().err.strip()
     assert f"{newest}: corrupt or not a PyTorch checkpoint" in err and len(err.splitlines()) == 1
+
+
+def test_example_recording_and_training_data_in_the_card(run_dir, audio_files, tmp_path):
+    from speechbrain_tinyconf.export import export
+
+    out = export(run_dir, tmp_path / "with_example", example=audio_files["mono"])
+    card = (out / "README.md").read_text()
+    text = re.search(r"Transcription: `(.*)`", card).group(1)
+    assert text and (out / "example.wav").is_file()
+    proc = _cli(out, out / "example.wav")
+    assert proc.returncode == 0 and proc.stdout == f"{out / 'example.wav'}\t{text}\n"
+    assert "## Training data\n\n48 utterances" in card and "1 speakers" in card
