@@ -1,5 +1,6 @@
 """The real-speech recipe (recipes/SpeechOcean762/train.py) end to end on a few speechocean762 utterances."""
 
+import json
 import os
 import subprocess
 import sys
@@ -47,3 +48,49 @@ def test_tiny_real_speech_run_train_valid_test(tmp_path):
     resolved = (out / "hyperparams.yaml").read_text()
     assert "number_of_ctc_epochs: 8" in resolved  # the recipe's CPU schedule, under the command line
     assert "number_of_epochs: 2" in resolved
+
+    # the results report reads the same numbers back from the run folder
+    report = tmp_path / "report"
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "real_speech_report.py"), str(out), "--corpus",
+                           str(SO762), "--out", str(report)], capture_output=True, text=True, env=ENV, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    row = json.loads((report / "real_speech.json").read_text())["runs"][0]
+    test_wer = float((out / "wer_test.txt").read_text().split()[1])
+    assert row["test"]["all"]["wer"] == round(test_wer, 2) and row["test"]["all"]["utterances"] == 4
+    assert row["train_hours"]["synthetic"] == 0 and row["updates"] > 0
+    assert f"| **{test_wer:.2f}** |" in (report / "real_speech.md").read_text()
+
+
+def test_pocketsphinx_reference_smoke(tmp_path):
+    pytest.importorskip("pocketsphinx")
+    out = tmp_path / "ps"
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "pocketsphinx_reference.py"), str(SO762), "--split",
+                           "test", "--out", str(out), "--limit", "3", "--jobs", "1"],
+                          capture_output=True, text=True, env=ENV, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    summary = json.loads((out / "summary_test.json").read_text())
+    assert summary["all"]["utterances"] == 3 and summary["all"]["words"] > 0
+    assert len((out / "hyps_test.jsonl").read_text().splitlines()) == 3
+
+
+def test_tts_kaldi_dir_for_sim_to_real(tmp_path):
+    import shutil
+
+    if not (shutil.which("espeak-ng") or shutil.which("flite")):
+        pytest.skip("no TTS engine (bash scripts/install_tts.sh)")
+    text = tmp_path / "text"
+    text.write_text("u1 THREE TWO TWO SEVEN\nu2 WE CALL IT BEAR\nu3 WE CALL IT BEAR\n")
+    out = tmp_path / "tts"
+    script = ROOT / "recipes" / "SpeechOcean762" / "make_tts_kaldi.py"
+    cmd = [sys.executable, str(script), str(text), str(out), "--voices-per-sentence", "2", "--digit-strings", "1"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=ENV, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = (out / "tts_train" / "text").read_text().splitlines()
+    assert len(lines) == (2 + 1) * 2 and all(line.startswith("tts-") for line in lines)  # repeats spoken once
+    sys.path.insert(0, str(ROOT / "recipes" / "SpeechOcean762"))
+    import kaldi_prepare
+
+    summary = kaldi_prepare.prepare_kaldi(out, tmp_path / "csv", [str(out / "tts_train")])
+    assert summary["tts_train"] == {"written": 6, "skipped": {}}
+    again = subprocess.run(cmd, capture_output=True, text=True, env=ENV, timeout=300)
+    assert "(0 synthesised now)" in again.stdout  # resumable: nothing redone
