@@ -64,11 +64,12 @@ from collections import Counter
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
-import soundfile as sf
 from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "LibriSpeech"))
-from librispeech_prepare import _atomic_write, _format_counts, _load_opts, _record_opts  # noqa: E402
+from librispeech_prepare import (  # noqa: E402
+    _atomic_write, _audio_duration, _format_counts, _load_opts, _record_opts,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -245,29 +246,12 @@ def collect_data_dir(data_dir: Path, root: Path, sample_rate: int, validate_audi
 
 
 def _duration(path: Path, sample_rate: int, validate_audio: bool, skipped: Counter) -> Optional[float]:
-    """Duration in seconds, or None after logging and counting a skip."""
+    """Duration in seconds, or None after logging and counting a skip (as for LibriSpeech, plus a missing file)."""
     if not path.is_file():
         logger.warning("Skipping %s: audio file missing", path)
         skipped["missing_audio"] += 1
         return None
-    try:
-        info = sf.info(str(path))
-        frames = info.frames
-        if validate_audio and info.samplerate == sample_rate:
-            frames = len(sf.read(str(path), dtype="float32", always_2d=True)[0])
-    except (RuntimeError, OSError) as err:  # sf.LibsndfileError is a RuntimeError
-        logger.warning("Skipping %s: unreadable audio (%s)", path, err)
-        skipped["unreadable"] += 1
-        return None
-    if info.samplerate != sample_rate:
-        raise ValueError(f"{path}: sample rate is {info.samplerate} Hz, expected {sample_rate} Hz")
-    if info.channels != 1:
-        raise ValueError(f"{path}: {info.channels} channels, expected mono audio")
-    if frames <= 0:
-        logger.warning("Skipping %s: audio has 0 frames", path)
-        skipped["empty_audio"] += 1
-        return None
-    return frames / info.samplerate
+    return _audio_duration(path, sample_rate, validate_audio, skipped)
 
 
 def _write_csv(path: Path, rows: List[Row]) -> None:
