@@ -25,7 +25,7 @@ Sections 1-2 run in this process. Each configuration of section 3 runs in a
 fresh child process of this script (``--child``), because a process's peak RSS
 only grows: one process per configuration is the only honest per-configuration
 peak (read from ``VmHWM``; ``getrusage`` would inherit the parent's). onnxruntime children import only numpy, onnxruntime and
-``speechbrain_tinyconf/onnx_runtime.py`` (loaded from its path, not the package),
+``speechbrain_tinyconf.onnx_runtime`` (the package imports lazily: no torch),
 so their RSS is that of a torch-free deployment.
 
 Weights are random (seeded) unless ``--model-dir`` gives an exported model for
@@ -58,7 +58,6 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 
 ROOT = Path(__file__).resolve().parents[1]
 HPARAMS = ROOT / "hparams"
-RUNTIME = ROOT / "speechbrain_tinyconf" / "onnx_runtime.py"
 DEFAULT_VARIANTS = ["conformer_baseline", "repeat_layers", "shared_modules", "shared_subcomponents", "lowrank",
                     "shared_lowrank_5M"]
 SAMPLE = ROOT.parent / "shared" / "librispeech-sample" / "LibriSpeech" / "test-clean" / "1089" / "134686" / \
@@ -283,13 +282,10 @@ def ratio_section(name: str, path: Path, frames: int, batch: int, reps: int, tra
 
 
 def _load_runtime():
-    """``speechbrain_tinyconf/onnx_runtime.py`` by path: no package import, hence no torch."""
-    import importlib.util
+    """``speechbrain_tinyconf.onnx_runtime``: the package imports lazily, so this imports no torch."""
+    from speechbrain_tinyconf import onnx_runtime
 
-    spec = importlib.util.spec_from_file_location("tinyconf_onnx_runtime", RUNTIME)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return onnx_runtime
 
 
 def _chunks(wav, chunk_samples: int, pad_samples: int):

@@ -10,8 +10,8 @@ decodes greedily, full-utterance or chunk by chunk:
     print(model.decode_text(tokens))                  # needs sentencepiece and tokenizer.model
 
 This file imports only numpy, onnxruntime and the standard library, so it can
-be copied to a device as is, or loaded from its path without importing the
-package (whose ``__init__`` imports torch).
+be copied to a device as is; importing it from the package imports no torch
+either (the package ``__init__`` imports lazily).
 
 Authors
 -------

@@ -81,3 +81,14 @@ def test_package_requirements_are_the_pins():
         match = re.match(r"^([A-Za-z0-9_.\-]+)==(\S+)$", spec)
         assert match, f"speechbrain-tinyconf requires {spec!r}: not an exact pin"
         assert pinned[norm(match.group(1))] == match.group(2), spec
+
+
+def test_runtime_imports_no_torch():
+    """The package imports lazily: the onnxruntime decoder can be used where torch is not installed."""
+    import subprocess
+    import sys
+
+    code = ("import sys, speechbrain_tinyconf, speechbrain_tinyconf.onnx_runtime; "
+            "print('torch' in sys.modules); speechbrain_tinyconf.SharedConformerEncoder; print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True).stdout
+    assert out.split() == ["False", "True"]
