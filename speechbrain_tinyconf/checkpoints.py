@@ -15,9 +15,25 @@ from __future__ import annotations
 import logging
 import zipfile
 from pathlib import Path
-from typing import Iterable, List, Tuple
+from typing import Dict, Iterable, List, Tuple, Union
 
 logger = logging.getLogger(__name__)
+
+
+def first_line(err: BaseException) -> str:
+    """``Type: first line`` of an exception (torch's load errors run over several lines)."""
+    text = str(err).strip().splitlines()
+    return f"{type(err).__name__}: {text[0] if text else ''}"
+
+
+def load_state(path: Union[str, Path]) -> Dict:
+    """``torch.load`` of a checkpoint file on CPU; a ``ValueError`` naming the file if it cannot be read."""
+    import torch
+
+    try:
+        return torch.load(path, map_location="cpu")
+    except Exception as err:
+        raise ValueError(f"{path}: corrupt or not a PyTorch checkpoint ({first_line(err)})") from err
 
 def checkpoint_problem(folder: Path, required: Iterable[str]) -> str:
     """Why ``folder`` is not a complete checkpoint ('' when it is)."""

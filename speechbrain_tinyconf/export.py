@@ -242,9 +242,9 @@ def choose_checkpoint(run_dir: PathLike, mode: str = "average", num_avg: int = 1
     normaliser of the most recent checkpoint (what the recipe's evaluation
     recovers before loading the average). ``best``: the lowest-loss checkpoint.
     """
-    from speechbrain.utils.checkpoints import Checkpointer, average_checkpoints
+    from speechbrain.utils.checkpoints import Checkpointer, average_state_dicts
 
-    from .checkpoints import checkpoint_problem
+    from .checkpoints import checkpoint_problem, load_state
 
     run_dir = Path(run_dir)
     save = run_dir / "save"
@@ -266,17 +266,8 @@ def choose_checkpoint(run_dir: PathLike, mode: str = "average", num_avg: int = 1
         problem = checkpoint_problem(Path(ckpt.path), ["model", "normalizer"])
         if problem:
             raise ValueError(f"checkpoint {ckpt.path} is unusable: {problem}")
-    for ckpt in chosen:  # name the file a torn or foreign checkpoint comes from
-        try:
-            torch.load(ckpt.paramfiles["model"], map_location="cpu")
-        except Exception as err:
-            first = (str(err).strip().splitlines() or [""])[0]
-            raise ValueError(f"{ckpt.paramfiles['model']}: corrupt or not a PyTorch checkpoint "
-                             f"({type(err).__name__}: {first})") from err
-    if len(chosen) == 1:
-        state = torch.load(chosen[0].paramfiles["model"], map_location="cpu")
-    else:
-        state = average_checkpoints(chosen, "model")
+    states = [load_state(ckpt.paramfiles["model"]) for ckpt in chosen]  # a bad file is named
+    state = states[0] if len(states) == 1 else average_state_dicts(states)
     norm_ckpt = checkpointer.find_checkpoint() if mode == "average" else chosen[0]
     return CheckpointChoice(state, Path(norm_ckpt.paramfiles["normalizer"]), mode, chosen, norm_ckpt)
 

@@ -82,6 +82,33 @@ def _kind(value: Any) -> Optional[str]:
     return None
 
 
+def parse_overrides(text: str) -> Dict[str, Any]:
+    """The ``key: value`` lines ``speechbrain.parse_arguments`` makes of ``--key value``, as a mapping.
+
+    Each line is parsed on its own, so that invalid YAML names its key.
+
+    Example
+    -------
+    >>> parse_overrides("lr: 0.001\\nsharing: {unique_blocks: 4}")
+    {'lr': 0.001, 'sharing': {'unique_blocks': 4}}
+    >>> parse_overrides("lr: [1")
+    Traceback (most recent call last):
+    ...
+    speechbrain_tinyconf.hparams.OverrideError: --lr=[1: not valid YAML (while parsing a flow sequence)
+    """
+    given: Dict[str, Any] = {}
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        try:
+            given.update(yaml.safe_load(line) or {})
+        except yaml.YAMLError as err:
+            key, _, value = line.partition(":")
+            first = str(err).strip().splitlines()[0]
+            raise OverrideError(f"--{key.strip()}={value.strip()}: not valid YAML ({first})") from None
+    return given
+
+
 def check_overrides(path: Union[str, Path], overrides: Overrides) -> None:
     """Raises :class:`OverrideError` naming the first override the recipe cannot take.
 
@@ -93,19 +120,7 @@ def check_overrides(path: Union[str, Path], overrides: Overrides) -> None:
     """
     if not overrides:
         return
-    if isinstance(overrides, str):
-        given = {}
-        for line in overrides.splitlines():
-            if not line.strip():
-                continue
-            try:
-                given.update(yaml.safe_load(line) or {})
-            except yaml.YAMLError as err:
-                key, _, value = line.partition(":")
-                first = str(err).strip().splitlines()[0]
-                raise OverrideError(f"--{key.strip()}={value.strip()}: not valid YAML ({first})") from None
-    else:
-        given = dict(overrides)
+    given = parse_overrides(overrides) if isinstance(overrides, str) else dict(overrides)
     base_path, _ = variant_overrides(path)
     recipe = read_plain_yaml(base_path.read_text(encoding="utf-8")) or {}
     if Path(path).resolve() != base_path.resolve():

@@ -20,6 +20,8 @@ from typing import Iterator, List, Optional, Union
 
 import torch
 
+from .checkpoints import load_state
+
 PathLike = Union[str, Path]
 EXPORT_MARKER = "tinyconf-export.json"
 RUN_FILES = ("command.txt", "train_log.txt", "log.txt")
@@ -59,8 +61,8 @@ def resume_problem(run_dir: PathLike, model: torch.nn.Module) -> Optional[str]:
     """
     for path in model_checkpoints(run_dir):
         try:
-            state = torch.load(path, map_location="cpu")
-        except Exception:
+            state = load_state(path)
+        except ValueError:
             continue
         probe = copy.deepcopy(model)
         try:

@@ -141,32 +141,27 @@ def load_model(model_dir: PathLike, streaming: bool = False, device: str = "cpu"
     )
 
 
-def _why(err: BaseException) -> str:
-    """One line for an exception (its first line: torch's load errors run over several)."""
-    text = str(err).strip().splitlines()
-    return f"{type(err).__name__}: {text[0] if text else ''}"
-
-
 def broken_model_file(model_dir: PathLike) -> Optional[str]:
     """``"<file>: <why>"`` for the first file of a model folder that cannot be read, else None."""
     import sentencepiece
 
+    from .checkpoints import first_line, load_state
     from .hparams import read_plain_yaml
 
     model_dir = Path(model_dir)
     try:
         read_plain_yaml((model_dir / "hyperparams.yaml").read_text(encoding="utf-8"))
     except Exception as err:
-        return f"{model_dir / 'hyperparams.yaml'}: not valid YAML ({_why(err)})"
+        return f"{model_dir / 'hyperparams.yaml'}: not valid YAML ({first_line(err)})"
     for name in ("model.ckpt", "normalizer.ckpt"):
         try:
-            torch.load(model_dir / name, map_location="cpu")
-        except Exception as err:
-            return f"{model_dir / name}: corrupt or not a PyTorch checkpoint ({_why(err)})"
+            load_state(model_dir / name)
+        except ValueError as err:
+            return str(err)
     try:
         sentencepiece.SentencePieceProcessor(model_file=str(model_dir / "tokenizer.ckpt"))
     except Exception as err:
-        return f"{model_dir / 'tokenizer.ckpt'}: not a sentencepiece model ({_why(err)})"
+        return f"{model_dir / 'tokenizer.ckpt'}: not a sentencepiece model ({first_line(err)})"
     return None
 
 
@@ -181,7 +176,9 @@ def load_model_or_explain(model_dir: PathLike, streaming: bool = False, device: 
         where = broken_model_file(model_dir)
         if where:
             raise ModelFolderError(f"cannot load the model: {where}") from err
-        raise ModelFolderError(f"cannot load the model in {model_dir}: {_why(err)}") from err
+        from .checkpoints import first_line
+
+        raise ModelFolderError(f"cannot load the model in {model_dir}: {first_line(err)}") from err
 
 
 def load_audio(asr, path: PathLike) -> torch.Tensor:

@@ -30,7 +30,9 @@ from speechbrain.tokenizers.SentencePiece import SentencePiece
 from speechbrain.utils.distributed import if_main_process, run_on_main
 
 from speechbrain_tinyconf.checkpoints import quarantine_incomplete_checkpoints
-from speechbrain_tinyconf.hparams import OverrideError, check_overrides, load_recipe_hparams, recipe_yaml
+from speechbrain_tinyconf.hparams import (
+    OverrideError, check_overrides, load_recipe_hparams, parse_overrides, recipe_yaml,
+)
 from speechbrain_tinyconf.runs import resume_problem
 from speechbrain_tinyconf.size import size_report
 
@@ -302,17 +304,10 @@ def dataio_prepare(hparams: Dict, csvs: Dict[str, Path], tokenizer):
 
 def with_defaults(overrides: str, defaults: Optional[Dict]) -> Dict:
     """Command-line overrides (``key: value`` lines) on top of a recipe's ``defaults``, as one mapping."""
-    import yaml
-
-    merged = dict(defaults or {})
-    for line in overrides.splitlines():
-        if line.strip():
-            try:
-                merged.update(yaml.safe_load(line) or {})
-            except yaml.YAMLError:
-                key, _, value = line.partition(":")
-                fail(f"--{key.strip()}={value.strip()}: not valid YAML")
-    return merged
+    try:
+        return {**(defaults or {}), **parse_overrides(overrides)}
+    except OverrideError as err:
+        fail(str(err))
 
 
 def load_or_exit(hparams_file: str, overrides) -> Dict:
