@@ -11,7 +11,10 @@
   ``EncoderDecoderASR`` and ``StreamingASR`` need;
 * ``model.ckpt`` (the recipe's ``model`` ModuleList, shared tensors stored
   once), ``normalizer.ckpt``, ``tokenizer.ckpt`` (sentencepiece model);
-* ``README.md`` -- a Hugging Face model card generated from the run's files.
+* ``README.md`` -- a Hugging Face model card generated from the run's files;
+* ``tinyconf-export.json`` -- the marker of an exported folder (export refuses to write into a
+  run folder, or into a non-empty folder without it; an earlier export only with ``--overwrite``);
+* ``example.<ext>`` with ``--example AUDIO`` -- a recording, transcribed in the model card.
 
 The pretrainer has no ``paths``: every file is fetched from the ``source``
 given to ``from_hparams`` (the folder itself, or a Hub repository holding it),
