@@ -29,7 +29,7 @@ import soundfile as sf
 from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from real_speech import speaker_groups, utterance_errors, wer_by_group  # noqa: E402
+from real_speech import read_data_dir, score  # noqa: E402
 
 _decoder = None
 
@@ -53,19 +53,6 @@ def _decode(item: Tuple[str, str]) -> Tuple[str, str]:
     return utt, (hyp.hypstr if hyp is not None else "").upper()
 
 
-def read_data_dir(corpus: Path, split: str) -> List[Tuple[str, str, str]]:
-    """(utterance id, audio path, reference text) of a Kaldi data dir without segments."""
-    data = corpus / split
-    wavs = dict(line.split(maxsplit=1) for line in (data / "wav.scp").read_text().splitlines() if line.strip())
-    items = []
-    for line in (data / "text").read_text().splitlines():
-        utt, _, text = line.partition(" ")
-        if utt in wavs:
-            path = Path(wavs[utt].strip())
-            items.append((utt, str(path if path.is_absolute() else corpus / path), text.strip().upper()))
-    return items
-
-
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("corpus", type=Path, help="folder of Kaldi data dirs (wav.scp paths relative to it)")
@@ -74,8 +61,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--limit", type=int, default=None, help="first N utterances only (smoke test)")
     args = parser.parse_args(argv)
-    from speechbrain.utils.metric_stats import ErrorRateStats
-
     items = read_data_dir(args.corpus, args.split)[: args.limit]
     args.out.mkdir(parents=True, exist_ok=True)
     cache = args.out / f"hyps_{args.split}.jsonl"
@@ -90,13 +75,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             handle.write(json.dumps({"id": utt, "hyp": hyp}) + "\n")
             handle.flush()
             done[utt] = hyp
-    stats = ErrorRateStats()
-    ids = [utt for utt, _, _ in items]
-    stats.append(ids, [done[u].split() for u in ids], [text.split() for _, _, text in items])
-    wer_path = args.out / f"wer_{args.split}.txt"
-    with open(wer_path, "w", encoding="utf-8") as out:
-        stats.write_stats(out)
-    summary = wer_by_group(utterance_errors(wer_path), speaker_groups(args.corpus / args.split))
+    summary = score(items, done, args.out / f"wer_{args.split}.txt", args.corpus / args.split)
     (args.out / f"summary_{args.split}.json").write_text(json.dumps(summary, indent=2) + "\n")
     print(json.dumps(summary))
     return 0

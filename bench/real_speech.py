@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Dict, Iterable, Tuple
+from typing import Dict, Iterable, List, Tuple
 
 UTT_LINE = re.compile(r"^(\S+), %WER [\d.]+ \[ (\d+) / (\d+),")
 CHILD_MAX_AGE = 15  # speechocean762: children are 6-15, adults older
@@ -62,3 +62,28 @@ def wer_by_group(errors: Dict[str, Tuple[int, int]], groups: Dict[str, str]) -> 
         out[name] = {"wer": round(100.0 * errs / words, 2) if words else None, "errors": errs,
                      "words": words, "utterances": count}
     return out
+
+
+def read_data_dir(corpus: Path, split: str) -> List[Tuple[str, str, str]]:
+    """(utterance id, audio path, reference text) of a Kaldi data dir without segments."""
+    data = corpus / split
+    wavs = dict(line.split(maxsplit=1) for line in (data / "wav.scp").read_text().splitlines() if line.strip())
+    items = []
+    for line in (data / "text").read_text().splitlines():
+        utt, _, text = line.partition(" ")
+        if utt in wavs:
+            path = Path(wavs[utt].strip())
+            items.append((utt, str(path if path.is_absolute() else corpus / path), text.strip().upper()))
+    return items
+
+
+def score(items: List[Tuple[str, str, str]], hyps: Dict[str, str], wer_path: Path, data_dir: Path) -> Dict:
+    """Writes SpeechBrain's ``ErrorRateStats`` alignments of ``hyps`` to ``wer_path``; returns :func:`wer_by_group`."""
+    from speechbrain.utils.metric_stats import ErrorRateStats
+
+    stats = ErrorRateStats()
+    ids = [utt for utt, _, _ in items]
+    stats.append(ids, [hyps[u].split() for u in ids], [text.split() for _, _, text in items])
+    with open(wer_path, "w", encoding="utf-8") as out:
+        stats.write_stats(out)
+    return wer_by_group(utterance_errors(wer_path), speaker_groups(data_dir))

@@ -67,9 +67,11 @@ def collect(run: Path, corpus: Path) -> Optional[Dict[str, Any]]:
     log = (run / "log.txt").read_text(encoding="utf-8", errors="replace")
     size = SIZE_LINE.findall(log)
     steps = re.findall(r"steps: (\d+)", (run / "train_log.txt").read_text(encoding="utf-8"))
+    seed = re.search(r"^seed: (\d+)", (run / "hyperparams.yaml").read_text(encoding="utf-8"), re.M)
     row: Dict[str, Any] = {
         "run": run.name, "run_dir": str(run),
         "variant": size[-1][0] if size else None,
+        "seed": int(seed.group(1)) if seed else None,
         "unique_params": int(size[-1][1].replace(",", "")) if size else None,
         "virtual_params": int(size[-1][2].replace(",", "")) if size else None,
         "train_hours": train_hours(run / "train.csv"),
@@ -83,24 +85,58 @@ def collect(run: Path, corpus: Path) -> Optional[Dict[str, Any]]:
     return row
 
 
-def markdown(rows: List[Dict[str, Any]], reference: Optional[Dict[str, Any]], command: str) -> str:
-    def wer(cell: Optional[Dict[str, Any]], group: str) -> str:
-        return "" if not cell or group not in cell or cell[group]["wer"] is None else f"{cell[group]['wer']:.2f}"
+def _wer(cell: Optional[Dict[str, Any]], group: str) -> str:
+    return "" if not cell or group not in cell or cell[group]["wer"] is None else f"{cell[group]['wer']:.2f}"
 
+
+def groups(rows: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    """Runs of one variant and one kind of training data, over seeds: mean (min-max) test WER."""
+    found: Dict[tuple, List[Dict[str, Any]]] = {}
+    for r in rows:
+        data = "real + synthetic" if r["train_hours"]["synthetic"] > 0 else "real"
+        found.setdefault((r["variant"], data), []).append(r)
+    out = []
+    for (variant, data), runs in found.items():
+        wers = [r["test"]["all"]["wer"] for r in runs if r.get("test")]
+        out.append({"variant": variant, "data": data, "seeds": sorted(r["seed"] for r in runs),
+                    "unique_params": runs[0]["unique_params"], "updates": [r["updates"] for r in runs],
+                    "test_wer_mean": round(sum(wers) / len(wers), 2) if wers else None,
+                    "test_wer_min": min(wers) if wers else None, "test_wer_max": max(wers) if wers else None})
+    return out
+
+
+def markdown(rows: List[Dict[str, Any]], reference: Optional[Dict[str, Any]], deployed: List[Dict[str, Any]],
+             command: str) -> str:
     lines = [
-        "| run | unique params | virtual params | train h real | train h synthetic | updates | CPU wall h | "
+        "| run | seed | unique params | virtual params | train h real | train h synthetic | updates | CPU wall h | "
         "dev WER | test WER | test children | test adults |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
-        lines.append(f"| {r['run']} | {r['unique_params']:,} | {r['virtual_params']:,} | {r['train_hours']['real']:.2f} | "
-                     f"{r['train_hours']['synthetic']:.2f} | {r['updates']:,} | {r['wall_hours']:.2f} | "
-                     f"{wer(r.get('dev'), 'all')} | **{wer(r.get('test'), 'all')}** | {wer(r.get('test'), 'children')} | "
-                     f"{wer(r.get('test'), 'adults')} |")
+        lines.append(f"| {r['run']} | {r['seed']} | {r['unique_params']:,} | {r['virtual_params']:,} | "
+                     f"{r['train_hours']['real']:.2f} | {r['train_hours']['synthetic']:.2f} | {r['updates']:,} | "
+                     f"{r['wall_hours']:.2f} | {_wer(r.get('dev'), 'all')} | **{_wer(r.get('test'), 'all')}** | "
+                     f"{_wer(r.get('test'), 'children')} | {_wer(r.get('test'), 'adults')} |")
     if reference:
-        lines.append(f"| pocketsphinx 5 (en-us model + LM) | | | | | | | {wer(reference.get('dev'), 'all')} | "
-                     f"**{wer(reference.get('test'), 'all')}** | {wer(reference.get('test'), 'children')} | "
-                     f"{wer(reference.get('test'), 'adults')} |")
+        lines.append(f"| pocketsphinx 5 (en-us model + LM) | | | | | | | | {_wer(reference.get('dev'), 'all')} | "
+                     f"**{_wer(reference.get('test'), 'all')}** | {_wer(reference.get('test'), 'children')} | "
+                     f"{_wer(reference.get('test'), 'adults')} |")
+    lines += ["", "Over seeds (test WER, mean and range):", "",
+              "| variant | training data | unique params | seeds | updates | test WER mean | min | max |",
+              "|---|---|---:|---|---|---:|---:|---:|"]
+    for g in groups(rows):
+        lines.append(f"| {g['variant']} | {g['data']} | {g['unique_params']:,} | {', '.join(map(str, g['seeds']))} | "
+                     f"{', '.join(f'{u:,}' for u in g['updates'])} | **{g['test_wer_mean']:.2f}** | "
+                     f"{g['test_wer_min']:.2f} | {g['test_wer_max']:.2f} |")
+    if deployed:
+        lines += ["", "Deployed with sherpa-onnx (offline greedy search, 1 thread), same test set and scoring:", "",
+                  "| model | precision | encoder+decoder+joiner MB | test WER | test children | test adults |",
+                  "|---|---|---:|---:|---:|---:|"]
+        for d in deployed:
+            for precision in ("fp32", "int8"):
+                cell = d[precision]
+                lines.append(f"| {d['source']} | {precision} | {cell['model_bytes'] / 1e6:.2f} | "
+                             f"**{_wer(cell, 'all')}** | {_wer(cell, 'children')} | {_wer(cell, 'adults')} |")
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     return (f"Generated by `{command}` on {datetime.date.today()} (commit {commit}).\n\n" + "\n".join(lines) + "\n")
 
@@ -110,6 +146,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("runs", nargs="+", type=Path, help="run folders of recipes/SpeechOcean762/train.py")
     parser.add_argument("--corpus", type=Path, required=True, help="the Kaldi data dirs (for spk2age)")
     parser.add_argument("--pocketsphinx", type=Path, default=None, help="output folder of bench/pocketsphinx_reference.py")
+    parser.add_argument("--sherpa", type=Path, action="append", default=[],
+                        help="output folder of bench/sherpa_onnx_wer.py (repeatable)")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
     rows = [r for r in (collect(run, args.corpus) for run in args.runs) if r]
@@ -117,10 +155,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.pocketsphinx:
         reference = {split: json.loads((args.pocketsphinx / f"summary_{split}.json").read_text())
                      for split in ("dev", "test") if (args.pocketsphinx / f"summary_{split}.json").is_file()}
+    deployed = [json.loads((folder / "summary_test.json").read_text()) for folder in args.sherpa]
     args.out.mkdir(parents=True, exist_ok=True)
     command = "python bench/real_speech_report.py " + " ".join(sys.argv[1:] if argv is None else argv)
-    (args.out / "real_speech.md").write_text(markdown(rows, reference, command), encoding="utf-8")
-    (args.out / "real_speech.json").write_text(json.dumps({"runs": rows, "pocketsphinx": reference}, indent=2) + "\n")
+    (args.out / "real_speech.md").write_text(markdown(rows, reference, deployed, command), encoding="utf-8")
+    (args.out / "real_speech.json").write_text(json.dumps({"runs": rows, "groups": groups(rows), "pocketsphinx": reference,
+                                                              "sherpa_onnx": deployed}, indent=2) + "\n")
     print(args.out / "real_speech.md")
     return 0
 

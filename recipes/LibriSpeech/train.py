@@ -17,6 +17,7 @@ Authors
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import shlex
 import sys
@@ -339,6 +340,8 @@ def main(argv: List[str], prepare: Callable[[Dict, List[str]], None] = prepare_l
     """The whole recipe. Other corpora reuse it with their own ``prepare`` (see
     ``recipes/SpeechOcean762/train.py``) and ``defaults``: overrides applied under the command line's."""
     hparams_file, run_opts, overrides = sb.parse_arguments(argv)
+    if isinstance(run_opts.get("optimizer_step_limit"), str):  # SpeechBrain 1.1.2 leaves this flag a string
+        run_opts = dataclasses.replace(run_opts, optimizer_step_limit=int(run_opts.optimizer_step_limit))
     sb.utils.distributed.ddp_init_group(run_opts)
     if defaults:
         overrides = with_defaults(overrides, defaults)

@@ -1,0 +1,90 @@
+#!/usr/bin/env python3
+"""WER of a model deployed with sherpa-onnx (fp32 and int8) on a Kaldi data dir, scored like every
+other real-speech row (``bench/real_speech.py``).
+
+    python bench/sherpa_onnx_wer.py pretrained/ ../shared/real-speech/speechocean762 \\
+        --split test --out results/sherpa_onnx_pretrained
+
+Exports SOURCE (a run folder of the recipe or a pretrained folder) with
+``speechbrain_tinyconf.onnx_export --format sherpa-onnx --int8`` into ``OUT/sherpa-onnx``, decodes
+every utterance of ``CORPUS/SPLIT`` with ``sherpa_onnx.OfflineRecognizer`` (greedy search, one
+thread) for each precision, and writes ``OUT/wer_<split>_<precision>.txt`` (SpeechBrain
+alignments), ``OUT/summary_<split>.json`` (WER by children/adults and on-disk model sizes).
+Needs the ``sherpa`` and ``export`` extras.
+
+Authors
+-------
+* speechbrain-tinyconf team 2026
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Dict, Optional, Sequence
+
+import soundfile as sf
+from tqdm import tqdm
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from real_speech import read_data_dir, score  # noqa: E402
+
+PRECISIONS = ("fp32", "int8")
+
+
+def decode_all(model_dir: Path, items, int8: bool) -> Dict[str, str]:
+    """``{utterance id: upper-case hypothesis}`` from sherpa-onnx's offline greedy search."""
+    import sherpa_onnx
+
+    from speechbrain_tinyconf.sherpa_onnx import sherpa_files
+
+    recognizer = sherpa_onnx.OfflineRecognizer.from_transducer(
+        *sherpa_files(model_dir, int8=int8), num_threads=1, sample_rate=16000, feature_dim=80,
+        decoding_method="greedy_search")
+    hyps = {}
+    for utt, path, _ in tqdm(items, desc=f"sherpa-onnx {'int8' if int8 else 'fp32'}"):
+        wav, rate = sf.read(path, dtype="float32", always_2d=True)
+        stream = recognizer.create_stream()
+        stream.accept_waveform(rate, wav[:, 0])
+        recognizer.decode_stream(stream)
+        hyps[utt] = stream.result.text.strip().upper()
+    return hyps
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("source", type=Path, help="run folder or pretrained folder (frontend: kaldi, predictor: stateless)")
+    parser.add_argument("corpus", type=Path, help="folder of Kaldi data dirs (wav.scp paths relative to it)")
+    parser.add_argument("--split", default="test")
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args(argv)
+    from speechbrain_tinyconf.onnx_export import load_transducer
+    from speechbrain_tinyconf.sherpa_onnx import SherpaExportError, export_sherpa_onnx
+
+    if not (args.corpus / args.split / "wav.scp").is_file():
+        print(f"error: {args.corpus / args.split / 'wav.scp'} not found", file=sys.stderr)
+        return 1
+    model_dir = args.out / "sherpa-onnx"
+    try:
+        files = export_sherpa_onnx(load_transducer(args.source), model_dir, int8=True)
+    except (SherpaExportError, FileNotFoundError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    items = read_data_dir(args.corpus, args.split)
+    summary: Dict[str, Dict] = {"source": str(args.source), "split": args.split}
+    for precision in PRECISIONS:
+        int8 = precision == "int8"
+        hyps = decode_all(model_dir, items, int8)
+        summary[precision] = score(items, hyps, args.out / f"wer_{args.split}_{precision}.txt", args.corpus / args.split)
+        suffix = ".int8" if int8 else ""
+        summary[precision]["model_bytes"] = sum(files[f"{n}{suffix}"].stat().st_size
+                                                for n in ("encoder", "decoder", "joiner"))
+    (args.out / f"summary_{args.split}.json").write_text(json.dumps(summary, indent=2) + "\n")
+    print(json.dumps({p: summary[p]["all"] for p in PRECISIONS}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
