@@ -60,12 +60,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--split", default="test")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
+    if not (args.corpus / args.split / "wav.scp").is_file():  # before importing torch: fails in a second
+        print(f"error: {args.corpus / args.split / 'wav.scp'} not found", file=sys.stderr)
+        return 1
     from speechbrain_tinyconf.onnx_export import load_transducer
     from speechbrain_tinyconf.sherpa_onnx import SherpaExportError, export_sherpa_onnx
 
-    if not (args.corpus / args.split / "wav.scp").is_file():
-        print(f"error: {args.corpus / args.split / 'wav.scp'} not found", file=sys.stderr)
-        return 1
     model_dir = args.out / "sherpa-onnx"
     try:
         files = export_sherpa_onnx(load_transducer(args.source), model_dir, int8=True)
