@@ -625,7 +625,8 @@ def corpus_description(data_folder: Path, csv_folder: Path, schedule: Dict[str, 
     names = ["train"] + [s for s in list(schedule.get("dev_splits") or []) + list(schedule.get("test_splits") or [])]
     words: Dict[str, List[str]] = {}
     for name in dict.fromkeys(names):
-        path = csv_folder / f"{name}.csv"
+        # train.csv: the merged training set; the other splits' own CSVs are in splits/ (train.py)
+        path = csv_folder / "train.csv" if name == "train" else csv_folder / "splits" / f"{name}.csv"
         if not path.is_file():
             continue
         with open(path, newline="", encoding="utf-8") as handle:

@@ -54,7 +54,7 @@ def test_train_valid_test_and_learning(tone_corpus, tmp_path):
     assert re.search(r"%WER [\d.]+ \[ \d+ / \d+", wer)
     assert "epochs trained: 6" in (out / "train_log.txt").read_text()
     assert "sharing:" in (out / "hyperparams.yaml").read_text()  # effective recipe saved
-    assert (out / "train.csv").is_file() and (out / "test.csv").is_file()
+    assert (out / "train.csv").is_file() and (out / "splits" / "test.csv").is_file()
 
 
 def test_killed_run_resumes_without_losing_steps(tone_corpus, tmp_path):

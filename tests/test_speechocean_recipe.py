@@ -94,3 +94,30 @@ def test_tts_kaldi_dir_for_sim_to_real(tmp_path):
     assert summary["tts_train"] == {"written": 6, "skipped": {}}
     again = subprocess.run(cmd, capture_output=True, text=True, env=ENV, timeout=300)
     assert "(0 synthesised now)" in again.stdout  # resumable: nothing redone
+
+
+def test_split_named_train_merged_with_another_prepares_again_on_relaunch(tmp_path):
+    """A relaunch (resume) prepares again: the merged train.csv must not be taken for the split called train."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("so762_train", TRAIN)
+    so762 = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(so762)
+    recipe = so762._librispeech_recipe()
+    data = small_corpus(tmp_path / "so", {"train": 6, "dev": 3})
+    extra = tmp_path / "extra" / "tts_train"  # a second split elsewhere, absolute audio paths (as make_tts_kaldi.py)
+    extra.mkdir(parents=True)
+    for name in ("wav.scp", "text", "utt2spk"):
+        lines = (data / "train" / name).read_text().splitlines()
+        if name == "wav.scp":
+            lines = [f"{line.split()[0]} {SO762 / line.split()[1]}" for line in lines]
+        (extra / name).write_text("\n".join("tts-" + line for line in lines) + "\n")
+    (data / "audio").symlink_to(SO762 / "audio")
+    hparams = {"data_folder": str(data), "csv_folder": str(tmp_path / "run"), "sample_rate": 16000,
+               "skip_prep": False, "validate_audio": False, "train_splits": ["train", str(extra)],
+               "dev_splits": ["dev"], "test_splits": ["dev"], "train_csv": str(tmp_path / "run" / "train.csv"),
+               "valid_csv": str(tmp_path / "run" / "valid.csv")}
+    for _ in range(2):  # first launch, then the relaunch that used to fail with "utterance id ... in both"
+        csvs = recipe.prepare_csvs(hparams, prepare=so762.prepare_kaldi_splits)
+        rows = csvs["train"].read_text().splitlines()[1:]
+        assert len(rows) == 12 and sum(r.startswith("tts-") for r in rows) == 6

@@ -205,11 +205,17 @@ def prepare_librispeech_splits(hparams: Dict, splits: List[str]) -> None:
 
 def prepare_csvs(hparams: Dict, prepare: Callable[[Dict, List[str]], None] = prepare_librispeech_splits
                  ) -> Dict[str, Path]:
-    """Runs data preparation (``prepare(hparams, splits)`` writes ``<csv_folder>/<split>.csv`` per split)
-    and merges the training and validation splits; returns ``{"train": csv, "valid": csv, <test split>: csv}``."""
-    folder = Path(hparams["csv_folder"])
+    """Runs data preparation (``prepare(hparams, splits)`` writes one CSV per split, here into
+    ``<csv_folder>/splits/<split>.csv``) and merges the training and validation splits into
+    ``train_csv`` / ``valid_csv``; returns ``{"train": csv, "valid": csv, <test split>: csv}``.
+
+    The per-split CSVs have their own folder so that a split called ``train`` (Kaldi data dirs) is
+    never the merged ``train.csv``: a relaunch would otherwise merge the merged file again.
+    """
+    folder = Path(hparams["csv_folder"]) / "splits"
     splits = list(dict.fromkeys([*hparams["train_splits"], *hparams["dev_splits"], *hparams["test_splits"]]))
-    run_on_main(prepare, args=[hparams, splits])
+    run_on_main(prepare, args=[{**hparams, "csv_folder": str(folder)}, splits])
+
     def csv_of(split: str) -> Path:  # a split may be a path (a Kaldi data dir elsewhere): named by its folder
         return folder / f"{Path(split).name}.csv"
 
