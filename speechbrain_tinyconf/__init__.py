@@ -10,6 +10,7 @@ _EXPORTS = {
     "SharedTransformerASR": ".asr",
     "SharedConformerEncoder": ".encoder",
     "LowRankLinear": ".lowrank",
+    "LowRankRelPosMHAXL": ".attention",
     "LowRankWeight": ".lowrank",
     "LowRankPlan": ".sharing",
     "SharingPlan": ".sharing",

@@ -4,8 +4,8 @@ The encoder *is* a ``speechbrain.lobes.models.transformer.Conformer.ConformerEnc
 it builds the same ``num_layers`` (virtual) ``ConformerEncoderLayer`` objects and
 then, following a :class:`~speechbrain_tinyconf.sharing.SharingPlan`,
 
-1. swaps chosen linears for :class:`LowRankLinear` (or parametrises raw weight
-   tensors as ``V @ U``), and
+1. swaps chosen linears for :class:`LowRankLinear` (and ``RelPosMHAXL`` for
+   :class:`LowRankRelPosMHAXL`, whose packed QKV projection is one), and
 2. ties parameters: every layer's parameter is replaced by the single tensor of
    its owner key, so layers run SpeechBrain's own layer code on shared weights.
 
@@ -33,6 +33,7 @@ from speechbrain.nnet.attention import RelPosMHAXL
 from speechbrain.utils.dynamic_chunk_training import DynChunkTrainConfig
 from torch.nn.utils import parametrize
 
+from .attention import LowRankRelPosMHAXL
 from .lowrank import LowRankLinear, LowRankWeight, check_rank
 from .sharing import ParamKind, SharingPlan
 
@@ -113,6 +114,7 @@ class SharedConformerEncoder(ConformerEncoder):
             self.layer_scales = nn.Parameter(torch.ones(num_layers, d_model))
         self._aliases = tied_aliases(self)
         self.register_state_dict_post_hook(_drop_aliases_hook)
+        self.register_load_state_dict_pre_hook(_rename_legacy_keys_hook)  # before the aliases are expanded
         self.register_load_state_dict_pre_hook(_expand_aliases_hook)
 
     # ----------------------------------------------------------------- tying
@@ -241,7 +243,8 @@ def _factorise_layer(layer: ConformerEncoderLayer, plan: SharingPlan) -> None:
         rank = lr.rank_for("attention")
         mha = layer.mha_layer
         if isinstance(mha, RelPosMHAXL):
-            _parametrise(mha, "in_proj_weight", rank)  # packed QKV read as a raw tensor
+            check_rank(rank, mha.embed_dim, 3 * mha.embed_dim, name="sharing.low_rank.rank.attention")
+            mha = layer.mha_layer = LowRankRelPosMHAXL.from_dense(mha, rank)  # packed QKV applied factorised
             _swap(mha, "out_proj", rank, "attention")
             _swap(mha, "linear_pos", rank, "attention")
         elif hasattr(mha, "att") and isinstance(mha.att, nn.MultiheadAttention):
@@ -306,6 +309,15 @@ def tied_aliases(module: nn.Module) -> Dict[str, str]:
 def _drop_aliases_hook(module, state_dict, prefix, local_metadata) -> None:
     for alias in module._aliases:
         state_dict.pop(prefix + alias, None)
+
+
+def _rename_legacy_keys_hook(module, state_dict, prefix, *args) -> None:
+    # Checkpoints from before LowRankRelPosMHAXL store its QKV factors under parametrize's names.
+    for path, sub in module.named_modules(prefix=prefix.rstrip(".")):
+        if isinstance(sub, LowRankRelPosMHAXL):
+            for old, new in sub.LEGACY_KEYS.items():
+                if f"{path}.{old}" in state_dict:
+                    state_dict[f"{path}.{new}"] = state_dict.pop(f"{path}.{old}")
 
 
 def _expand_aliases_hook(module, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs):

@@ -36,10 +36,10 @@ Exporter: torch 2.11's default ``dynamo=True`` exporter needs onnxscript, takes
 written; the TorchScript exporter (``dynamo=False``, deprecated but still in
 torch 2.11) traces SpeechBrain's layer code as is, keeps the time axis
 dynamic, writes a tensor used by several layers as one initializer and
-deduplicates equal constants after folding. Two graph passes follow: low-rank
-``x (V U)^T`` is rewritten as ``(x U^T) V^T`` (fewer MACs, and both factors
-become constant MatMul weights that int8 quantisation can take), and
-initializers equal byte for byte are merged. So the file tracks the *unique*
+deduplicates equal constants after folding. Low-rank layers (the packed QKV
+too, see ``LowRankRelPosMHAXL``) trace as ``(x U^T) V^T``: both factors are
+constant MatMul weights that int8 quantisation can take. A graph pass then
+merges initializers equal byte for byte. So the file tracks the *unique*
 parameter count (tested). Intermediate names are shortened (~0.5 MB of a
 16-layer graph otherwise).
 
@@ -505,93 +505,6 @@ class JointStep(nn.Module):
 # Graph passes
 
 
-def _initializer_map(model) -> Dict[str, Any]:
-    return {init.name: init for init in model.graph.initializer}
-
-
-def _resolve_identity(name: str, producers: Dict[str, Any], inits: Dict[str, Any]) -> str:
-    node = producers.get(name)
-    while node is not None and node.op_type == "Identity" and name not in inits:
-        name = node.input[0]
-        node = producers.get(name)
-    return name
-
-
-def reassociate_lowrank(model) -> int:
-    """Rewrites ``MatMul(x, Transpose(MatMul(V, U)))`` as ``MatMul(MatMul(x, U^T), V^T)`` in place.
-
-    That is how a ``LowRankWeight``-parametrised weight (e.g. the packed QKV
-    projection) is traced. After the pass the factors are constant MatMul
-    weights (stored once, quantisable) and the dense ``V @ U`` is never formed.
-    Returns the number of rewritten MatMuls.
-    """
-    from onnx import helper, numpy_helper
-
-    graph = model.graph
-    inits = _initializer_map(model)
-    producers = {out: node for node in graph.node for out in node.output}
-    consumers: Dict[str, List[Any]] = {}
-    for node in graph.node:
-        for name in node.input:
-            consumers.setdefault(name, []).append(node)
-    transposed: Dict[str, str] = {}
-
-    def transposed_init(name: str) -> str:
-        if name not in transposed:
-            array = numpy_helper.to_array(inits[name])
-            new = numpy_helper.from_array(np.ascontiguousarray(array.T), name=f"{name}__T")
-            graph.initializer.append(new)
-            inits[new.name] = new
-            transposed[name] = new.name
-        return transposed[name]
-
-    rewritten, dead = 0, set()
-    new_nodes: Dict[int, List[Any]] = {}
-    for product in list(graph.node):
-        if product.op_type != "MatMul":
-            continue
-        v_name, u_name = (_resolve_identity(n, producers, inits) for n in product.input)
-        if v_name not in inits or u_name not in inits:
-            continue
-        if len(inits[v_name].dims) != 2 or len(inits[u_name].dims) != 2:
-            continue
-        users = consumers.get(product.output[0], [])
-        plan = []
-        for t in users:
-            perm = next((list(a.ints) for a in t.attribute if a.name == "perm"), None)
-            if t.op_type != "Transpose" or perm != [1, 0]:
-                plan = None
-                break
-            mms = consumers.get(t.output[0], [])
-            if not mms or any(m.op_type != "MatMul" or m.input[1] != t.output[0] or m.input[0] == t.output[0]
-                              for m in mms):
-                plan = None
-                break
-            plan.append((t, mms))
-        if not plan:
-            continue
-        ut, vt = transposed_init(u_name), transposed_init(v_name)
-        for t, mms in plan:
-            for mm in mms:
-                mid = f"{mm.output[0]}__lowrank"
-                first = helper.make_node("MatMul", [mm.input[0], ut], [mid], name=f"{mm.name}__U")
-                second = helper.make_node("MatMul", [mid, vt], list(mm.output), name=f"{mm.name}__V")
-                new_nodes[id(mm)] = [first, second]
-                rewritten += 1
-            dead.add(id(t))
-        dead.add(id(product))
-    if rewritten:
-        nodes = []
-        for node in graph.node:
-            if id(node) in dead:
-                continue
-            nodes.extend(new_nodes.get(id(node), [node]))
-        del graph.node[:]
-        graph.node.extend(nodes)
-        remove_unused_initializers(model)
-    return rewritten
-
-
 def bypass_identities(model) -> int:
     """Makes nodes read an initializer directly instead of through ``Identity`` aliases. Returns how many.
 
@@ -735,7 +648,6 @@ def _export_graph(module, args: Tuple, path: Path, input_names: List[str], outpu
             for size in out.shape:
                 dims.add().dim_value = int(size)
     bypass_identities(model)
-    reassociate_lowrank(model)
     dedupe_initializers(model)
     remove_unused_initializers(model)
     shorten_names(model)

@@ -116,7 +116,7 @@ def test_low_rank_all_targets_grouped_factors():
     )
     shared = 2 * (r * D + r * F) + 3 * (r * D) + 2 * (r * D)  # U: FFN x2, attention x3, conv x2
     assert rep.unique_params == L * own + groups * shared + FINAL
-    qkv = [layer.mha_layer.parametrizations.in_proj_weight.original0 for layer in enc.layers]
+    qkv = [layer.mha_layer.in_proj.U for layer in enc.layers]
     assert qkv[0] is qkv[3] and qkv[0] is not qkv[4]
 
 
