@@ -68,15 +68,20 @@ def collect(run: Path, corpus: Path) -> Optional[Dict[str, Any]]:
     size = SIZE_LINE.findall(log)
     steps = re.findall(r"steps: (\d+)", (run / "train_log.txt").read_text(encoding="utf-8"))
     seed = re.search(r"^seed: (\d+)", (run / "hyperparams.yaml").read_text(encoding="utf-8"), re.M)
+    vocab = re.search(r"^vocab_size: (\d+)", (run / "hyperparams.yaml").read_text(encoding="utf-8"), re.M)
+    losses = dict(re.findall(r"split: (\w+), epochs trained: \d+ - test loss: ([\d.]+)",
+                             (run / "train_log.txt").read_text(encoding="utf-8")))
     row: Dict[str, Any] = {
         "run": run.name, "run_dir": str(run),
         "variant": size[-1][0] if size else None,
         "seed": int(seed.group(1)) if seed else None,
+        "vocab_size": int(vocab.group(1)) if vocab else None,
         "unique_params": int(size[-1][1].replace(",", "")) if size else None,
         "virtual_params": int(size[-1][2].replace(",", "")) if size else None,
         "train_hours": train_hours(run / "train.csv"),
         "updates": int(steps[-1]) if steps else None,
         "wall_hours": round(wall_seconds(run / "log.txt") / 3600, 2),
+        "test_loss": float(losses["test"]) if "test" in losses else None,
     }
     for split in ("dev", "test"):
         path = run / f"wer_{split}.txt"
@@ -89,19 +94,26 @@ def _wer(cell: Optional[Dict[str, Any]], group: str) -> str:
     return "" if not cell or group not in cell or cell[group]["wer"] is None else f"{cell[group]['wer']:.2f}"
 
 
+def _num(value: Optional[float]) -> str:
+    return "" if value is None else f"{value:.2f}"
+
+
 def groups(rows: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
     """Runs of one variant and one kind of training data, over seeds: mean (min-max) test WER."""
     found: Dict[tuple, List[Dict[str, Any]]] = {}
     for r in rows:
         data = "real + synthetic" if r["train_hours"]["synthetic"] > 0 else "real"
-        found.setdefault((r["variant"], data), []).append(r)
+        found.setdefault((r["variant"], data, r["vocab_size"]), []).append(r)
     out = []
-    for (variant, data), runs in found.items():
+    for (variant, data, vocab), runs in found.items():
         wers = [r["test"]["all"]["wer"] for r in runs if r.get("test")]
-        out.append({"variant": variant, "data": data, "seeds": sorted(r["seed"] for r in runs),
+        losses = [r["test_loss"] for r in runs if r.get("test_loss") is not None]
+        out.append({"variant": variant, "data": data, "vocab_size": vocab, "seeds": sorted(r["seed"] for r in runs),
                     "unique_params": runs[0]["unique_params"], "updates": [r["updates"] for r in runs],
                     "test_wer_mean": round(sum(wers) / len(wers), 2) if wers else None,
-                    "test_wer_min": min(wers) if wers else None, "test_wer_max": max(wers) if wers else None})
+                    "test_wer_min": min(wers) if wers else None, "test_wer_max": max(wers) if wers else None,
+                    "test_loss_mean": round(sum(losses) / len(losses), 2) if losses else None,
+                    "test_loss_min": min(losses) if losses else None, "test_loss_max": max(losses) if losses else None})
     return out
 
 
@@ -109,25 +121,29 @@ def markdown(rows: List[Dict[str, Any]], reference: Optional[Dict[str, Any]], de
              command: str) -> str:
     lines = [
         "| run | seed | unique params | virtual params | train h real | train h synthetic | updates | CPU wall h | "
-        "dev WER | test WER | test children | test adults |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "dev WER | test WER | test children | test adults | test loss |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         lines.append(f"| {r['run']} | {r['seed']} | {r['unique_params']:,} | {r['virtual_params']:,} | "
                      f"{r['train_hours']['real']:.2f} | {r['train_hours']['synthetic']:.2f} | {r['updates']:,} | "
                      f"{r['wall_hours']:.2f} | {_wer(r.get('dev'), 'all')} | **{_wer(r.get('test'), 'all')}** | "
-                     f"{_wer(r.get('test'), 'children')} | {_wer(r.get('test'), 'adults')} |")
+                     f"{_wer(r.get('test'), 'children')} | {_wer(r.get('test'), 'adults')} | "
+                     f"{_num(r['test_loss'])} |")
     if reference:
         lines.append(f"| pocketsphinx 5 (en-us model + LM) | | | | | | | | {_wer(reference.get('dev'), 'all')} | "
                      f"**{_wer(reference.get('test'), 'all')}** | {_wer(reference.get('test'), 'children')} | "
-                     f"{_wer(reference.get('test'), 'adults')} |")
-    lines += ["", "Over seeds (test WER, mean and range):", "",
-              "| variant | training data | unique params | seeds | updates | test WER mean | min | max |",
-              "|---|---|---:|---|---|---:|---:|---:|"]
+                     f"{_wer(reference.get('test'), 'adults')} | |")
+    lines += ["", "Over seeds (mean, with min-max over seeds). Test loss: transducer loss (nats) per test utterance, "
+              "lower is better; it ranks models that are all near 100 % WER (comparable between runs with the same "
+              "tokenizer size only).", "",
+              "| variant | training data | units | unique params | seeds | updates | test WER | test loss |",
+              "|---|---|---:|---:|---|---|---:|---:|"]
     for g in groups(rows):
-        lines.append(f"| {g['variant']} | {g['data']} | {g['unique_params']:,} | {', '.join(map(str, g['seeds']))} | "
-                     f"{', '.join(f'{u:,}' for u in g['updates'])} | **{g['test_wer_mean']:.2f}** | "
-                     f"{g['test_wer_min']:.2f} | {g['test_wer_max']:.2f} |")
+        lines.append(f"| {g['variant']} | {g['data']} | {g['vocab_size']} | {g['unique_params']:,} | {', '.join(map(str, g['seeds']))} | "
+                     f"{', '.join(f'{u:,}' for u in g['updates'])} | **{g['test_wer_mean']:.2f}** "
+                     f"({g['test_wer_min']:.2f}-{g['test_wer_max']:.2f}) | {g['test_loss_mean']:.2f} "
+                     f"({g['test_loss_min']:.2f}-{g['test_loss_max']:.2f}) |")
     if deployed:
         lines += ["", "Deployed with sherpa-onnx (offline greedy search, 1 thread), same test set and scoring:", "",
                   "| model | precision | encoder+decoder+joiner MB | test WER | test children | test adults |",
