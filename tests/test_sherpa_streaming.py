@@ -239,3 +239,35 @@ def test_cli_and_refusals(trained_sherpa_run, sherpa_onnx, tmp_path, capsys):
     kaldi_gru = load_transducer(yaml, overrides={"frontend": "kaldi"})
     with pytest.raises(SherpaExportError, match="train with predictor: stateless"):
         export_sherpa_streaming(kaldi_gru, tmp_path / "g")
+
+
+def test_endpointing_splits_a_long_file(sherpa_onnx, exported, learnable_corpus):
+    """Three utterances separated by 1.5 s of silence: sherpa-onnx's endpoint rule 2 cuts three segments.
+
+    After an endpoint sherpa-onnx resets ``processed_frames`` to 0 (keeping the caches): the graph then
+    starts afresh (masked caches, start-of-stream padding), so each segment is decoded like a new stream.
+    """
+    rng = np.random.default_rng(5)
+    utts = [sf.read(p, dtype="float32")[0] for p in sorted((learnable_corpus / "test").rglob("*.flac"))[:3]]
+    silence = lambda: (0.01 * rng.standard_normal(24000)).astype(np.float32)  # noqa: E731
+    wav = np.concatenate([piece for u in utts for piece in (u, silence())])
+    rec = recognizer(sherpa_onnx, exported, enable_endpoint_detection=True, rule1_min_trailing_silence=2.4,
+                     rule2_min_trailing_silence=0.8, rule3_min_utterance_length=20)
+    stream = rec.create_stream()
+    stream.accept_waveform(16000, wav)
+    stream.input_finished()
+    segments = []
+    while rec.is_ready(stream):
+        rec.decode_stream(stream)
+        if rec.is_endpoint(stream):
+            if rec.get_result(stream).strip():
+                segments.append(rec.get_result(stream).strip())
+            rec.reset(stream)
+    if rec.get_result(stream).strip():
+        segments.append(rec.get_result(stream).strip())
+    single = recognizer(sherpa_onnx, exported)
+    alone = ["".join(sherpa_streaming(single, u)).strip() for u in utts]
+    print(f"\nsegments: {segments}\neach utterance alone: {alone}")
+    assert len(segments) == len(utts), segments
+    # Up to the first endpoint the stream is the first utterance's own stream.
+    assert segments[0] == alone[0]
