@@ -161,20 +161,25 @@ def test_encoder_wrapper_equals_encode_streaming_batched(mods):
                 assert (out[1] - ref[j]).abs().max() <= 1e-5 * scale, k
 
 
-def test_online_recognizer_gives_the_pytorch_streaming_tokens(sherpa_onnx, mods, exported, learnable_corpus):
+@pytest.mark.parametrize("chunk, left", [(CHUNK, LEFT), (8, 4)])  # 160 ms / 320 ms chunks (8, 4: the CLI default)
+def test_online_recognizer_gives_the_pytorch_streaming_tokens(sherpa_onnx, mods, exported, learnable_corpus, chunk,
+                                                              left, tmp_path):
+    if (chunk, left) != (CHUNK, LEFT):
+        export_sherpa_streaming(mods, tmp_path, chunk_frames=chunk, left_chunks=left, int8=True)
+        exported = tmp_path
     recs = {p: recognizer(sherpa_onnx, exported, int8=p == "int8") for p in ("fp32", "int8")}
     emitted, int8_same, asr_same, asr_errors, asr_tokens = 0, [], [], 0, 0
     for name, wav in audio(learnable_corpus).items():
-        ref = pytorch_streaming(mods, wav)
+        ref = pytorch_streaming(mods, wav, chunk, left)
         assert sherpa_streaming(recs["fp32"], wav) == ref, name
         emitted += len(ref)
         int8_same.append(sherpa_streaming(recs["int8"], wav) == ref)
-        other = streaming_asr_path(mods, wav)
+        other = streaming_asr_path(mods, wav, chunk, left)
         asr_same.append(other == ref)
         asr_errors += edit_distance(ref, other)
         asr_tokens += len(other)
     assert emitted > 20  # the comparison is not vacuous
-    print(f"\nint8 same tokens: {np.mean(int8_same):.3f} of {len(int8_same)} files; StreamingASR front-end: same tokens "
+    print(f"\nchunk {chunk}, left {left}: int8 same tokens: {np.mean(int8_same):.3f} of {len(int8_same)} files; StreamingASR front-end: same tokens "
           f"on {np.mean(asr_same):.3f}, token edit distance {asr_errors}/{asr_tokens}")
     assert np.mean(int8_same) >= 0.8, int8_same  # dynamic int8: argmax flips on near-ties only
 
