@@ -62,7 +62,8 @@ class _Geometry:
     def __init__(self, mods, chunk_frames: int, left_chunks: int):
         for name, value, least in (("--chunk-frames", chunk_frames, 1), ("--left-chunks", left_chunks, 1)):
             if not isinstance(value, int) or value < least:
-                raise ValueError(f"{name}={value!r}: must be an integer >= {least} (sherpa-onnx keeps fixed-size caches)")
+                raise ValueError(f"{name}={value!r}: must be an integer >= {least} "
+                                 "(sherpa-onnx keeps fixed-size caches)")
         self.chunk_frames = chunk_frames
         self.left_frames = chunk_frames * left_chunks
         self.conv_frames = int(mods.encoder.layers[0].convolution_module.padding)

@@ -179,7 +179,8 @@ def test_online_recognizer_gives_the_pytorch_streaming_tokens(sherpa_onnx, mods,
         asr_errors += edit_distance(ref, other)
         asr_tokens += len(other)
     assert emitted > 20  # the comparison is not vacuous
-    print(f"\nchunk {chunk}, left {left}: int8 same tokens: {np.mean(int8_same):.3f} of {len(int8_same)} files; StreamingASR front-end: same tokens "
+    print(f"\nchunk {chunk}, left {left}: int8 same tokens: {np.mean(int8_same):.3f} of {len(int8_same)} files; "
+          f"StreamingASR front-end: same tokens "
           f"on {np.mean(asr_same):.3f}, token edit distance {asr_errors}/{asr_tokens}")
     assert np.mean(int8_same) >= 0.8, int8_same  # dynamic int8: argmax flips on near-ties only
 
