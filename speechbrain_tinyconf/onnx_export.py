@@ -807,8 +807,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         help="tinyconf: our graphs for onnx_runtime.py (default); sherpa-onnx: encoder/decoder/joiner "
                              "+ tokens.txt for sherpa-onnx (needs frontend: kaldi, predictor: stateless)")
     parser.add_argument("--streaming", action="store_true",
-                        help="with --format sherpa-onnx: sherpa-onnx's online 'conformer' convention (OnlineRecognizer) "
-                             "(chunk: the first --chunk-frames; attention context: --left-chunks)")
+                        help="with --format sherpa-onnx: sherpa-onnx's online 'conformer' convention for OnlineRecognizer"
+                             " (chunk: the first --chunk-frames; attention context: --left-chunks)")
     args = parser.parse_args(argv)
     if args.format == "sherpa-onnx":
         return _main_sherpa(args)
