@@ -807,7 +807,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         help="tinyconf: our graphs for onnx_runtime.py (default); sherpa-onnx: encoder/decoder/joiner "
                              "+ tokens.txt for sherpa-onnx (needs frontend: kaldi, predictor: stateless)")
     parser.add_argument("--streaming", action="store_true",
-                        help="with --format sherpa-onnx: sherpa-onnx's online 'conformer' convention for OnlineRecognizer"
+                        help="with --format sherpa-onnx: the online 'conformer' convention for OnlineRecognizer"
                              " (chunk: the first --chunk-frames; attention context: --left-chunks)")
     args = parser.parse_args(argv)
     if args.format == "sherpa-onnx":
