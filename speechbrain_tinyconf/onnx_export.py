@@ -807,7 +807,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         help="tinyconf: our graphs for onnx_runtime.py (default); sherpa-onnx: encoder/decoder/joiner "
                              "+ tokens.txt for sherpa-onnx (needs frontend: kaldi, predictor: stateless)")
     parser.add_argument("--streaming", action="store_true",
-                        help="with --format sherpa-onnx: sherpa-onnx's online convention (not written yet)")
+                        help="with --format sherpa-onnx: the online 'conformer' convention for OnlineRecognizer"
+                             " (chunk: the first --chunk-frames; attention context: --left-chunks)")
     args = parser.parse_args(argv)
     if args.format == "sherpa-onnx":
         return _main_sherpa(args)
@@ -827,12 +828,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 def _main_sherpa(args) -> int:
     from .sherpa_onnx import SherpaExportError, export_sherpa_onnx
 
-    if args.streaming:
-        print("error: --format sherpa-onnx --streaming: the online (streaming) sherpa-onnx export is not written yet; "
-              "export without --streaming for OfflineRecognizer", file=sys.stderr)
-        return 2
     try:
-        files = export_sherpa_onnx(load_transducer(args.source, seed=args.seed), args.out_dir, int8=args.int8)
+        mods = load_transducer(args.source, seed=args.seed)
+        if args.streaming:  # one chunk size per export (the first of --chunk-frames)
+            from .sherpa_streaming import export_sherpa_streaming
+
+            files = export_sherpa_streaming(mods, args.out_dir, chunk_frames=args.chunk_frames[0],
+                                            left_chunks=args.left_chunks, int8=args.int8)
+        else:
+            files = export_sherpa_onnx(mods, args.out_dir, int8=args.int8)
     except (FileNotFoundError, SherpaExportError, ValueError, RuntimeError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -17,8 +17,8 @@ writes ``encoder.onnx``, ``decoder.onnx``, ``joiner.onnx`` (and ``*.int8.onnx``)
 sherpa-onnx computes the features itself (Kaldi fbank), so only models trained with
 ``frontend: kaldi`` and ``predictor: stateless`` can be exported; others are refused with a
 message naming the option. Its greedy search emits at most one token per encoder frame, which
-is SpeechBrain's greedy search with ``max_symbols_per_step=0``. Streaming export (sherpa-onnx's
-online "conformer" convention) is not written yet.
+is SpeechBrain's greedy search with ``max_symbols_per_step=0``. The streaming export (sherpa-onnx's
+online "conformer" convention, ``--streaming``) is :mod:`speechbrain_tinyconf.sherpa_streaming`.
 
 Authors
 -------
