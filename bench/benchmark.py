@@ -177,7 +177,9 @@ def encoder_config(path: Path) -> Dict[str, Any]:
 def size_section(name: str, path: Path, export_dir: Path, seed: int) -> Dict[str, Any]:
     import torch
 
-    from speechbrain_tinyconf.onnx_export import FullEncoder, export_transducer, load_transducer
+    from speechbrain_tinyconf.onnx.export import export_transducer
+    from speechbrain_tinyconf.onnx.graphs import FullEncoder
+    from speechbrain_tinyconf.onnx.load import load_transducer
     from speechbrain_tinyconf.size import count_macs, size_report
 
     mods = load_transducer(path, seed=seed)
@@ -310,7 +312,8 @@ def run_child(spec: Dict[str, Any]) -> Dict[str, Any]:
         import torch
 
         torch.set_num_threads(threads)
-        from speechbrain_tinyconf.onnx_export import chunk_geometry, load_transducer
+        from speechbrain_tinyconf.onnx.graphs import chunk_geometry
+        from speechbrain_tinyconf.onnx.load import load_transducer
     else:
         runtime = _load_runtime()
     rss_imports = peak_rss_mb()
@@ -674,7 +677,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         ["shared_lowrank_5M"] if "shared_lowrank_5M" in names else names[-1:])
     models: List[Dict[str, Any]] = []
     if args.model_dir:
-        from speechbrain_tinyconf.onnx_export import export_onnx
+        from speechbrain_tinyconf.onnx.export import export_onnx
 
         onnx_dir = work / "model_dir_onnx"
         export_onnx(args.model_dir, onnx_dir, int8=True, chunk_frames=tuple(CHUNK_FRAMES.values()),

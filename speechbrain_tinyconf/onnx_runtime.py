@@ -171,7 +171,7 @@ class OrtTransducer:
     Arguments
     ---------
     onnx_dir : str or Path
-        Folder written by :func:`speechbrain_tinyconf.onnx_export.export_transducer`.
+        Folder written by :func:`speechbrain_tinyconf.onnx.export.export_transducer`.
     int8 : bool
         Use the ``*.int8.onnx`` graphs.
     threads : int

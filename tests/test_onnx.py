@@ -23,21 +23,12 @@ import pytest
 import soundfile as sf
 import torch
 
-from speechbrain_tinyconf.onnx_export import (
-    EncoderStep,
-    FullEncoder,
-    JointStep,
-    NumpyFbank,
-    OrtTransducer,
-    PredictorStep,
-    chunk_geometry,
-    dedupe_initializers,
-    export_transducer,
-    initializer_bytes,
-    load_transducer,
-    main,
-    quantize_int8,
-)
+from speechbrain_tinyconf.onnx.export import export_graph, export_transducer
+from speechbrain_tinyconf.onnx.graphs import EncoderStep, FullEncoder, JointStep, PredictorStep, chunk_geometry
+from speechbrain_tinyconf.onnx.load import load_transducer
+from speechbrain_tinyconf.onnx.passes import dedupe_initializers, quantize_int8
+from speechbrain_tinyconf.onnx_export import main
+from speechbrain_tinyconf.onnx_runtime import NumpyFbank, OrtTransducer, ort_session
 from speechbrain_tinyconf.size import size_report
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -300,15 +291,13 @@ def test_branch_scales_exported(audio, tmp_path):
 
 
 def test_predictor_and_joint_match_pytorch(tmp_path):
-    from speechbrain_tinyconf.onnx_export import _export_graph, ort_session
-
     plain = load_transducer(TINY)  # a random GRU (the decoding fixture's predictor is hand-set)
     perturb(plain, seed=2)
     hidden_size = plain.dec.rnn.hidden_size
     joint_dim = plain.proj_dec.w.out_features
-    _export_graph(PredictorStep(plain), (torch.zeros(1, 1, dtype=torch.int64), torch.zeros(1, 1, hidden_size)),
+    export_graph(PredictorStep(plain), (torch.zeros(1, 1, dtype=torch.int64), torch.zeros(1, 1, hidden_size)),
                   tmp_path / "predictor.onnx", ["token", "state"], ["pred", "state_out"])
-    _export_graph(JointStep(plain), (torch.randn(1, joint_dim), torch.randn(1, joint_dim)), tmp_path / "joint.onnx",
+    export_graph(JointStep(plain), (torch.randn(1, joint_dim), torch.randn(1, joint_dim)), tmp_path / "joint.onnx",
                   ["enc", "pred"], ["logits"])
     predictor, joint = ort_session(tmp_path / "predictor.onnx"), ort_session(tmp_path / "joint.onnx")
     searcher = plain.greedy_searcher()
@@ -371,11 +360,22 @@ def _untied_twin(shared, overrides):
 
 
 def _export_encoder(m, path):
-    from speechbrain_tinyconf.onnx_export import _export_graph
-
-    _export_graph(FullEncoder(m), (torch.randn(1, 200, 80), torch.ones(1)), path, ["feats", "feats_lens"],
+    export_graph(FullEncoder(m), (torch.randn(1, 200, 80), torch.ones(1)), path, ["feats", "feats_lens"],
                   ["enc", "enc_lens"], {"feats": {1: "frames"}})
     return path
+
+
+def initializer_bytes(model) -> int:
+    """Bytes of tensor data held by the graph's initializers and constant nodes."""
+    from onnx import numpy_helper
+
+    total = sum(numpy_helper.to_array(init).nbytes for init in model.graph.initializer)
+    for node in model.graph.node:
+        if node.op_type == "Constant":
+            for attr in node.attribute:
+                if attr.name == "value":
+                    total += numpy_helper.to_array(attr.t).nbytes
+    return total
 
 
 def duplicate_per_use(model):
