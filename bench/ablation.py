@@ -56,8 +56,9 @@ from typing import Any, Dict, List, NoReturn, Optional, Sequence
 import yaml
 from hyperpyyaml import load_hyperpyyaml
 
-from speechbrain_tinyconf.export import model_size, parse_wer_file
+from speechbrain_tinyconf.export import model_size
 from speechbrain_tinyconf.hparams import load_detached, read_plain_yaml
+from speechbrain_tinyconf.runs import parse_wer_file
 
 ROOT = Path(__file__).resolve().parents[1]
 TRAIN = ROOT / "recipes" / "LibriSpeech" / "train.py"

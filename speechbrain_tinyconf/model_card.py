@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Tuple
 import yaml
 
 if TYPE_CHECKING:
-    from .export import CheckpointChoice, RunInfo
+    from .runs import CheckpointChoice, RunInfo
     from .size import SizeReport
 
 LIBRISPEECH_SPLITS = {

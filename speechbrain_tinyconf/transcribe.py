@@ -27,8 +27,9 @@ from typing import Iterator, List, Optional, Sequence, Union
 
 import torch
 
+from .runs import MODEL_FILES
+
 PathLike = Union[str, Path]
-REQUIRED_FILES = ("hyperparams.yaml", "model.ckpt", "normalizer.ckpt", "tokenizer.ckpt")
 # Longest input decoded with full-context attention; longer files are streamed (CLI) or refused
 # (EncoderDecoderASR, through FullContextLimit in the exported hyperparams.yaml).
 MAX_FULL_CONTEXT_S = 60.0
@@ -114,7 +115,7 @@ def check_model_dir(model_dir: PathLike) -> Path:
         raise ModelFolderError(f"model folder not found: {model_dir}")
     if not model_dir.is_dir():
         raise ModelFolderError(f"not a folder: {model_dir}")
-    missing = [name for name in REQUIRED_FILES if not (model_dir / name).is_file()]
+    missing = [name for name in MODEL_FILES if not (model_dir / name).is_file()]
     if missing:
         raise ModelFolderError(
             f"{', '.join(missing)} not found in {model_dir} "

@@ -11,8 +11,9 @@ import pytest
 import yaml
 from hyperpyyaml import load_hyperpyyaml
 
-from speechbrain_tinyconf.export import model_size, parse_wer_file
+from speechbrain_tinyconf.export import model_size
 from speechbrain_tinyconf.hparams import resolved_yaml
+from speechbrain_tinyconf.runs import parse_wer_file
 
 ROOT = Path(__file__).resolve().parents[1]
 RECIPE = ROOT / "hparams" / "transducer_recipe.yaml"

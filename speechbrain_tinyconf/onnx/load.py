@@ -13,12 +13,14 @@ from typing import Any, Dict, List, Optional, Union
 
 import torch
 
+from ..runs import TRANSDUCER_MODULES
+
 PathLike = Union[str, Path]
 
 
 @dataclass
 class TransducerModules:
-    """The inference modules of a recipe model (names as in ``hparams/transducer_recipe.yaml``)."""
+    """The inference modules of a recipe model (:data:`speechbrain_tinyconf.runs.TRANSDUCER_MODULES`)."""
 
     compute_features: Any
     normalize: Any
@@ -40,20 +42,17 @@ class TransducerModules:
     @classmethod
     def from_hparams(cls, hp: Dict[str, Any], **extra: Any) -> "TransducerModules":
         """Picks the modules out of an instantiated recipe or inference hparams dict."""
-        names = ("compute_features", "normalize", "CNN", "Transformer", "enc", "proj_enc",
-                 "emb", "dec", "proj_dec", "Tjoint", "transducer_lin")
-        missing = [n for n in names if n not in hp]
+        missing = [n for n in TRANSDUCER_MODULES if n not in hp]
         if missing:
             raise ValueError(f"not a transducer recipe: missing {', '.join(missing)}")
-        mods = cls(**{n: hp[n] for n in names}, blank_index=int(hp.get("blank_index", 0)), model=hp.get("model"),
-                   **extra)
+        mods = cls(**{n: hp[n] for n in TRANSDUCER_MODULES}, blank_index=int(hp.get("blank_index", 0)),
+                   model=hp.get("model"), **extra)
         mods.eval()
         return mods
 
     def eval(self) -> "TransducerModules":
         """Puts every module in eval mode (dropout off, frozen normalisation statistics)."""
-        for name in ("compute_features", "normalize", "CNN", "Transformer", "enc", "proj_enc", "emb", "dec",
-                     "proj_dec", "Tjoint", "transducer_lin"):
+        for name in TRANSDUCER_MODULES:
             getattr(self, name).eval()
         return self
 
@@ -135,7 +134,7 @@ def load_transducer(source: PathLike, overrides: Optional[Dict[str, Any]] = None
         tok = source / "tokenizer.ckpt"
         mods = TransducerModules.from_hparams(hp, tokenizer_path=tok if tok.is_file() else None, source=str(source))
     elif source.is_dir() and (source / "hyperparams.yaml").is_file() and (source / "save").is_dir():
-        from ..export import choose_checkpoint, read_run
+        from ..runs import choose_checkpoint, read_run
         from ..hparams import load_recipe_hparams
 
         run = read_run(source)
