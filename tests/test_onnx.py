@@ -459,6 +459,52 @@ def test_int8_files_written(onnx_dir):
         assert (onnx_dir / f"{stem}.int8.onnx").is_file()
 
 
+def _matmul_model(path):
+    """``y = x @ W`` with a constant 8 x 8 ``W``: a graph the quantiser takes."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    weight = numpy_helper.from_array(np.arange(64, dtype=np.float32).reshape(8, 8) / 64, name="W")
+    graph = helper.make_graph([helper.make_node("MatMul", ["x", "W"], ["y"])], "mm",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 8])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 8])], [weight])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, str(path))
+    return path
+
+
+def test_int8_leaves_logging_as_it_was(tmp_path, caplog, monkeypatch):
+    """quantize_int8 silences the quantiser's own messages only: root level, handlers and filters unchanged."""
+    import logging
+
+    import onnxruntime.quantization
+
+    levels = []  # the root level while the quantiser runs
+    quantize_dynamic = onnxruntime.quantization.quantize_dynamic
+    monkeypatch.setattr(onnxruntime.quantization, "quantize_dynamic",
+                        lambda *a, **k: levels.append(logging.getLogger().level) or quantize_dynamic(*a, **k))
+    fp32 = _matmul_model(tmp_path / "mm.onnx")
+    root = logging.getLogger()
+    saved = root.level, root.handlers[:]
+    try:
+        # DEBUG lets everything through; no handler at all is where logging.warning() would call basicConfig
+        for level, handlers in ((logging.DEBUG, []), (logging.WARNING, saved[1])):
+            root.setLevel(level)
+            root.handlers[:] = handlers
+            before = root.level, root.handlers[:], root.filters[:]
+            quantize_int8(fp32, tmp_path / "mm.int8.onnx")
+            assert (root.level, root.handlers[:], root.filters[:]) == before
+    finally:
+        root.setLevel(saved[0])
+        root.handlers[:] = saved[1]
+    with caplog.at_level(logging.DEBUG):
+        quantize_int8(fp32, tmp_path / "mm.int8.onnx")
+        logging.getLogger("tinyconf.test").warning("other warnings still pass")
+    assert [r.getMessage() for r in caplog.records] == ["other warnings still pass"]
+    assert levels == [logging.DEBUG, logging.WARNING, logging.DEBUG]
+    assert "MatMulInteger" in {n.op_type for n in onnx.load(str(tmp_path / "mm.int8.onnx")).graph.node}
+
+
 # int8 is judged on a trained model (conftest's ``trained_run``: the tiny config trained until it
 # transcribes the tone corpus; a random model's blank/token ties make any agreement figure noise).
 # Measured on it (2026-12-01, onnxruntime 1.32.0, the 16 dev+test tone files, full context and

@@ -12,11 +12,13 @@ Authors
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
+import os
 import warnings
 from pathlib import Path
-from typing import Any, Dict, List, Tuple, Union
+from typing import Any, Dict, Iterator, List, Tuple, Union
 
 import numpy as np
 
@@ -225,20 +227,43 @@ def quantize_int8(fp32_path: PathLike, int8_path: PathLike) -> Path:
             group = next((a.i for a in node.attribute if a.name == "group"), 1)
             if weight is None or group != 1 or any(d != 1 for d in numpy_helper.to_array(weight).shape[2:]):
                 keep_fp32.append(node.name)
-    logger = logging.getLogger()
-    level = logger.level
-    logger.setLevel(logging.ERROR)  # the quantiser logs a pre-processing suggestion at WARNING for every call
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            quantize_dynamic(
-                str(fp32_path), str(int8_path), weight_type=QuantType.QInt8,
-                op_types_to_quantize=["MatMul", "Gemm", "Conv", "Gather"], nodes_to_exclude=keep_fp32,
-                extra_options={"MatMulConstBOnly": True},
-            )
-    finally:
-        logger.setLevel(level)
+    with _quiet_quantizer(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        quantize_dynamic(
+            str(fp32_path), str(int8_path), weight_type=QuantType.QInt8,
+            op_types_to_quantize=["MatMul", "Gemm", "Conv", "Gather"], nodes_to_exclude=keep_fp32,
+            extra_options={"MatMulConstBOnly": True},
+        )
     model = onnx.load(str(int8_path))
     shorten_names(model)
     onnx.save(model, str(int8_path))
     return Path(int8_path)
+
+
+@contextlib.contextmanager
+def _quiet_quantizer() -> Iterator[None]:
+    """Drops onnxruntime's quantiser messages below ERROR; every logger keeps its level and handlers.
+
+    The quantiser logs with ``logging.warning(...)``, on the root logger (a pre-processing
+    suggestion, twice per call). A filter on the root logger drops the records made in its own
+    source files. ``logging.warning`` also installs a stderr handler when the root logger has none
+    (``basicConfig``): a ``NullHandler`` stands in meanwhile. Both are removed afterwards.
+    """
+    import onnxruntime.quantization as quantization
+
+    source = os.path.dirname(quantization.__file__) + os.sep
+
+    def keep(record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.ERROR or not record.pathname.startswith(source)
+
+    root = logging.getLogger()
+    stand_in = None if root.handlers else logging.NullHandler()
+    root.addFilter(keep)
+    if stand_in is not None:
+        root.addHandler(stand_in)
+    try:
+        yield
+    finally:
+        root.removeFilter(keep)
+        if stand_in is not None:
+            root.removeHandler(stand_in)
