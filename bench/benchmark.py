@@ -290,16 +290,6 @@ def _load_runtime():
     return onnx_runtime
 
 
-def _chunks(wav, chunk_samples: int, pad_samples: int):
-    import numpy as np
-
-    count = -(-len(wav) // chunk_samples)
-    final = -(-pad_samples // chunk_samples)
-    padded = np.zeros((count + final) * chunk_samples, dtype=np.float32)
-    padded[: len(wav)] = wav
-    return list(padded.reshape(-1, chunk_samples))
-
-
 def run_child(spec: Dict[str, Any]) -> Dict[str, Any]:
     """One transcription configuration; runs in its own process."""
     import numpy as np
@@ -382,7 +372,9 @@ def run_child(spec: Dict[str, Any]) -> Dict[str, Any]:
 
                 return stream.encode_chunk, decode
 
-        chunks = _chunks(wav, chunk_samples, pad)
+        from speechbrain_tinyconf.onnx_runtime import stream_chunks
+
+        chunks = stream_chunks(wav, chunk_samples, pad)  # the last chunk zero-padded: the ONNX step's static shape
         enc_ms, total_ms, tokens = [], [], []
         for rep in range(reps + 1):  # the first pass warms up
             encode, decode = session()
