@@ -69,6 +69,8 @@ setup(
     long_description=(HERE / "README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
     packages=find_packages(include=["speechbrain_tinyconf", "speechbrain_tinyconf.*"]),
+    # the model card and inference-YAML templates of speechbrain_tinyconf.export
+    package_data={"speechbrain_tinyconf": ["templates/*.md", "templates/*.yaml"]},
     python_requires=">=3.9",
     install_requires=_requirements(REQUIRES),
     extras_require={name: _requirements(spec) for name, spec in EXTRAS.items()},

@@ -56,8 +56,9 @@ from typing import Any, Dict, List, NoReturn, Optional, Sequence
 import yaml
 from hyperpyyaml import load_hyperpyyaml
 
-from speechbrain_tinyconf.export import model_size, parse_wer_file
+from speechbrain_tinyconf.export import model_size
 from speechbrain_tinyconf.hparams import load_detached, read_plain_yaml
+from speechbrain_tinyconf.runs import parse_wer_file
 
 ROOT = Path(__file__).resolve().parents[1]
 TRAIN = ROOT / "recipes" / "LibriSpeech" / "train.py"
@@ -78,7 +79,7 @@ RUN_INFO = "ablation_run.json"  # per run: the settings it was made with, launch
 SETUP = "ablation_setup.json"  # per output folder: the command and corpus of the last launch
 PATH_KEYS = ("data_folder", "csv_folder", "output_folder")  # where, not how: ignored by --report-only
 TABLE_KEYS = {
-    "recipe", "time_budget_hours", "budget_tolerance", "seeds", "corpus", "schedule",
+    "recipe", "time_budget_hours", "budget_tolerance", "seeds", "corpus", "schedule_file", "schedule",
     "model_common", "quick", "shapes", "variants",
 }
 VARIANT_KEYS = {"name", "label", "role", "description", "seeds", "model"}
@@ -150,7 +151,13 @@ def load_table(path: Path = DEFAULT_TABLE, quick: bool = False) -> Table:
     recipe_keys = set(read_plain_yaml(recipe.read_text(encoding="utf-8")) or {})
 
     corpus = dict(data.get("corpus") or {})
-    schedule = dict(data["schedule"])
+    schedule = {}
+    if data.get("schedule_file"):  # e.g. the CPU demo's overrides; `schedule` is applied on top
+        schedule_file = (path.parent / data["schedule_file"]).resolve()
+        if not schedule_file.is_file():
+            _fail(path, "schedule_file", f"{data['schedule_file']} does not exist ({schedule_file})")
+        schedule.update(yaml.safe_load(schedule_file.read_text(encoding="utf-8")) or {})
+    schedule.update(data["schedule"] or {})
     block = data.get("quick") or {}
     if set(block) - {"corpus", "schedule"}:
         _fail(path, "quick", f"unknown key(s) {sorted(set(block) - {'corpus', 'schedule'})}; expected corpus, schedule")

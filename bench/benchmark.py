@@ -177,7 +177,9 @@ def encoder_config(path: Path) -> Dict[str, Any]:
 def size_section(name: str, path: Path, export_dir: Path, seed: int) -> Dict[str, Any]:
     import torch
 
-    from speechbrain_tinyconf.onnx_export import FullEncoder, export_transducer, load_transducer
+    from speechbrain_tinyconf.onnx.export import export_transducer
+    from speechbrain_tinyconf.onnx.graphs import FullEncoder
+    from speechbrain_tinyconf.onnx.load import load_transducer
     from speechbrain_tinyconf.size import count_macs, size_report
 
     mods = load_transducer(path, seed=seed)
@@ -288,16 +290,6 @@ def _load_runtime():
     return onnx_runtime
 
 
-def _chunks(wav, chunk_samples: int, pad_samples: int):
-    import numpy as np
-
-    count = -(-len(wav) // chunk_samples)
-    final = -(-pad_samples // chunk_samples)
-    padded = np.zeros((count + final) * chunk_samples, dtype=np.float32)
-    padded[: len(wav)] = wav
-    return list(padded.reshape(-1, chunk_samples))
-
-
 def run_child(spec: Dict[str, Any]) -> Dict[str, Any]:
     """One transcription configuration; runs in its own process."""
     import numpy as np
@@ -310,7 +302,8 @@ def run_child(spec: Dict[str, Any]) -> Dict[str, Any]:
         import torch
 
         torch.set_num_threads(threads)
-        from speechbrain_tinyconf.onnx_export import chunk_geometry, load_transducer
+        from speechbrain_tinyconf.onnx.graphs import chunk_geometry
+        from speechbrain_tinyconf.onnx.load import load_transducer
     else:
         runtime = _load_runtime()
     rss_imports = peak_rss_mb()
@@ -379,7 +372,9 @@ def run_child(spec: Dict[str, Any]) -> Dict[str, Any]:
 
                 return stream.encode_chunk, decode
 
-        chunks = _chunks(wav, chunk_samples, pad)
+        from speechbrain_tinyconf.onnx_runtime import stream_chunks
+
+        chunks = stream_chunks(wav, chunk_samples, pad)  # the last chunk zero-padded: the ONNX step's static shape
         enc_ms, total_ms, tokens = [], [], []
         for rep in range(reps + 1):  # the first pass warms up
             encode, decode = session()
@@ -674,7 +669,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         ["shared_lowrank_5M"] if "shared_lowrank_5M" in names else names[-1:])
     models: List[Dict[str, Any]] = []
     if args.model_dir:
-        from speechbrain_tinyconf.onnx_export import export_onnx
+        from speechbrain_tinyconf.onnx.export import export_onnx
 
         onnx_dir = work / "model_dir_onnx"
         export_onnx(args.model_dir, onnx_dir, int8=True, chunk_frames=tuple(CHUNK_FRAMES.values()),

@@ -8,7 +8,7 @@ Printed, for both models:
 
 * M MACs per second of audio of front-end + encoder + ``proj_enc`` (``FullEncoder``
   on 1 s of features, counted by ``size.count_macs``; the benchmark's count), and of
-  the encoder alone (``size_report`` with ``conformer_macs_fn`` at 25 frames/s);
+  the encoder alone (``size.encoder_macs`` on 25 frames);
 * the encoder forward on ``--seconds`` of audio (batch 1, eval, no grad) with
   ``--threads`` torch threads, the two models timed alternately in this process
   (``benchmark._interleaved``: A B A B ..., medians) and the ratio.
@@ -43,8 +43,9 @@ def main(argv=None) -> int:
     from speechbrain.nnet.attention import RelPosEncXL
 
     from speechbrain_tinyconf import SharedConformerEncoder, SharingPlan
-    from speechbrain_tinyconf.onnx_export import FullEncoder, load_transducer
-    from speechbrain_tinyconf.size import conformer_macs_fn, count_macs, size_report
+    from speechbrain_tinyconf.onnx.graphs import FullEncoder
+    from speechbrain_tinyconf.onnx.load import load_transducer
+    from speechbrain_tinyconf.size import count_macs, encoder_macs
 
     torch.set_num_threads(args.threads)
     path = benchmark.variant_path(args.variant)
@@ -61,7 +62,7 @@ def main(argv=None) -> int:
         feats = torch.randn(1, 100, mods.normalize.glob_mean.numel())  # 1 s of 10 ms frames
         full = FullEncoder(mods).eval()
         macs[name] = (count_macs(lambda: full(feats, torch.ones(1))),
-                      size_report(mods.encoder, frame_rate=25, macs_fn=conformer_macs_fn).macs_per_second)
+                      encoder_macs(mods.encoder, 25))
     print(f"{args.variant}: M MACs per second of audio (front-end + encoder + proj_enc | encoder alone)")
     for name, (whole, enc) in macs.items():
         print(f"  {name:15s} {whole / 1e6:8.1f} | {enc / 1e6:8.1f}")

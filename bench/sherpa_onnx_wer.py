@@ -38,7 +38,7 @@ def decode_all(model_dir: Path, items, int8: bool) -> Dict[str, str]:
     """``{utterance id: upper-case hypothesis}`` from sherpa-onnx's offline greedy search."""
     import sherpa_onnx
 
-    from speechbrain_tinyconf.sherpa_onnx import sherpa_files
+    from speechbrain_tinyconf.onnx.sherpa import sherpa_files
 
     recognizer = sherpa_onnx.OfflineRecognizer.from_transducer(
         *sherpa_files(model_dir, int8=int8), num_threads=1, sample_rate=16000, feature_dim=80,
@@ -63,8 +63,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if not (args.corpus / args.split / "wav.scp").is_file():  # before importing torch: fails in a second
         print(f"error: {args.corpus / args.split / 'wav.scp'} not found", file=sys.stderr)
         return 1
-    from speechbrain_tinyconf.onnx_export import load_transducer
-    from speechbrain_tinyconf.sherpa_onnx import SherpaExportError, export_sherpa_onnx
+    from speechbrain_tinyconf.onnx.load import load_transducer
+    from speechbrain_tinyconf.onnx.sherpa import SherpaExportError, export_sherpa_onnx
 
     model_dir = args.out / "sherpa-onnx"
     try:

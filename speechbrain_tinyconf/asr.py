@@ -13,12 +13,14 @@ Authors
 from __future__ import annotations
 
 import inspect
-from typing import Any, Mapping, Optional, Union
+from typing import Any, Mapping, Union
 
 from speechbrain.lobes.models.transformer.TransformerASR import TransformerASR
 
 from .encoder import SharedConformerEncoder
 from .sharing import SharingPlan
+
+_BUILT_HERE = "shared_conformer"  # encoder_module given to SpeechBrain: none of its encoders
 
 
 class SharedTransformerASR(TransformerASR):
@@ -44,14 +46,16 @@ class SharedTransformerASR(TransformerASR):
         kwargs.setdefault("encoder_module", "conformer")
         bound = inspect.signature(TransformerASR.__init__).bind(self, *args, **kwargs)
         bound.apply_defaults()
-        hp = bound.arguments
+        hp = {name: value for name, value in bound.arguments.items() if name != "self"}
         if hp["encoder_module"] != "conformer":
             raise ValueError(
                 f"SharedTransformerASR: encoder_module={hp['encoder_module']!r}; only 'conformer' can be shared"
             )
-        # Validate the plan before SpeechBrain builds the full-size stack.
-        SharingPlan.from_config(sharing).validate(hp["num_encoder_layers"])
-        super().__init__(*args, **kwargs)
+        if not hp["normalize_before"]:  # what SpeechBrain asserts for its own Conformer
+            raise ValueError("SharedTransformerASR: normalize_before must be True for a Conformer")
+        # SpeechBrain builds no encoder for an encoder_module it does not know: everything else is
+        # its own (input projection, positional encoding, init), and the one encoder built is ours.
+        super().__init__(**{**hp, "encoder_module": _BUILT_HERE})
         self.encoder = SharedConformerEncoder(
             num_layers=hp["num_encoder_layers"],
             d_model=hp["d_model"],

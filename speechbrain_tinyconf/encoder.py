@@ -19,7 +19,7 @@ Authors
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Mapping, Optional, Union
+from typing import Any, Dict, Mapping, Optional, Union
 
 import torch
 import torch.nn as nn
@@ -133,13 +133,6 @@ class SharedConformerEncoder(ConformerEncoder):
                     )
                 parent_path, _, leaf = path.rpartition(".")
                 setattr(layer.get_submodule(parent_path), leaf, owner)
-
-    def sharing_groups(self) -> Dict[str, List[str]]:
-        """``{canonical parameter name: [other names of the same tensor]}``."""
-        groups: Dict[str, List[str]] = {}
-        for alias, canonical in self._aliases.items():
-            groups.setdefault(canonical, []).append(alias)
-        return groups
 
     # --------------------------------------------------------------- forward
     def forward(

@@ -11,7 +11,8 @@
   ``EncoderDecoderASR`` and ``StreamingASR`` need;
 * ``model.ckpt`` (the recipe's ``model`` ModuleList, shared tensors stored
   once), ``normalizer.ckpt``, ``tokenizer.ckpt`` (sentencepiece model);
-* ``README.md`` -- a Hugging Face model card generated from the run's files;
+* ``README.md`` -- a Hugging Face model card generated from the run's files
+  (:mod:`speechbrain_tinyconf.model_card`);
 * ``tinyconf-export.json`` -- the marker of an exported folder (export refuses to write into a
   run folder, or into a non-empty folder without it; an earlier export only with ``--overwrite``);
 * ``example.<ext>`` with ``--example AUDIO`` -- a recording, transcribed in the model card.
@@ -33,250 +34,39 @@ import json
 import re
 import shutil
 import sys
-from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Optional, Sequence, Union
 
 import torch
-import yaml
 from hyperpyyaml import load_hyperpyyaml
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 
-from .hparams import resolve_text
-from .runs import EXPORT_MARKER, run_folders_in
+from .model_card import example_section, model_card, training_data_section
+from .runs import (
+    EXPORT_MARKER,
+    MODEL_FILES,
+    MODEL_ORDER,
+    MODULE_KEYS,
+    choose_checkpoint,
+    read_run,
+    run_folders_in,
+)
 from .size import SizeReport, size_report
 
 PathLike = Union[str, Path]
 
-# Top-level recipe keys copied verbatim into the inference YAML, with every key they refer to.
-MODULE_KEYS = (
-    "compute_features", "normalize", "CNN", "Transformer", "enc", "proj_enc",
-    "emb", "dec", "proj_dec", "Tjoint", "transducer_lin", "proj_ctc",
-)
-REFERENCE = re.compile(r"<([A-Za-z_][\w]*)")
-# The recipe's `model` ModuleList, in this order (what model.ckpt holds).
-MODEL_ORDER = ("CNN", "enc", "emb", "dec", "proj_enc", "proj_dec", "proj_ctc", "transducer_lin")
-MODEL_FILES = ("hyperparams.yaml", "model.ckpt", "normalizer.ckpt", "tokenizer.ckpt")
-LIBRISPEECH_SPLITS = {
-    "train-clean-100", "train-clean-360", "train-other-500",
-    "dev-clean", "dev-other", "test-clean", "test-other",
-}
-WER_LINE = re.compile(
-    r"%WER\s+([\d.]+)\s+\[\s*(\d+)\s*/\s*(\d+),\s*(\d+)\s+ins,\s*(\d+)\s+del,\s*(\d+)\s+sub\s*\]"
-)
-SER_LINE = re.compile(r"%SER\s+([\d.]+)\s+\[\s*(\d+)\s*/\s*(\d+)\s*\]")
-
-INFERENCE_TEMPLATE = """
-# ---------------------------------------------------------------- inference
-# Added by speechbrain_tinyconf.export; everything above is the recipe's own definition.
-transducer_beam_search: True  # EncoderDecoderASR: the decoder takes only the encoder output
-
-# EncoderDecoderASR.encode_batch runs encoder(wavs, wav_lens): waveform -> joint space.
-# FullContextLimit refuses inputs longer than max_seconds (attention memory grows with the square of
-# the length); StreamingASR and `python -m speechbrain_tinyconf.transcribe` stream long files instead.
-encoder: !new:speechbrain.nnet.containers.LengthsCapableSequential
-    - !new:speechbrain_tinyconf.transcribe.FullContextLimit
-        max_seconds: 60.0
-        sample_rate: !ref <sample_rate>
-    - !ref <compute_features>
-    - !ref <normalize>
-    - !ref <CNN>
-    - !ref <enc>
-    - !ref <proj_enc>
-
-decoder: !new:speechbrain_tinyconf.predictor.TransducerSearcher
-    decode_network_lst: [!ref <emb>, !ref <dec>, !ref <proj_dec>]
-    tjoint: !ref <Tjoint>
-    classifier_network: [!ref <transducer_lin>]
-    blank_id: !ref <blank_index>
-    beam_size: 1
-    nbest: 1
-
-tokenizer: !new:sentencepiece.SentencePieceProcessor
-
-# StreamingASR: features + normalisation + CNN chunk by chunk, then enc.forward_streaming and proj_enc.
-fea_streaming_extractor: !new:speechbrain.lobes.features.StreamingFeatureWrapper
-    module: !new:speechbrain.nnet.containers.LengthsCapableSequential
-        - !ref <compute_features>
-        - !ref <normalize>
-        - !ref <CNN>
-    properties: !apply:speechbrain.utils.filter_analysis.stack_filter_properties
-        - [!ref <compute_features>, !ref <CNN>]
-make_decoder_streaming_context: !name:speechbrain.decoders.transducer.TransducerGreedySearcherStreamingContext
-decoding_function: !name:speechbrain_tinyconf.predictor.TransducerSearcher.transducer_greedy_decode_streaming
-    - !ref <decoder>
-make_tokenizer_streaming_context: !name:speechbrain.tokenizers.SentencePiece.SentencePieceDecoderStreamingContext
-# SpeechBrain's spm_decode_preserve_leading_space needs sentencepiece < 0.2.1 (immutable_proto).
-tokenizer_decode_streaming: !name:speechbrain_tinyconf.transcribe.spm_decode_streaming
-
-# The recipe's `model` recoverable (model.ckpt is its state_dict; shared tensors stored once).
-model: !new:torch.nn.ModuleList
-    - [!ref <CNN>, !ref <enc>, !ref <emb>, !ref <dec>, !ref <proj_enc>, !ref <proj_dec>, !ref <proj_ctc>, !ref <transducer_lin>]
-
-modules:
-    encoder: !ref <encoder>
-    decoder: !ref <decoder>
-    enc: !ref <enc>
-    proj_enc: !ref <proj_enc>
-    normalize: !ref <normalize>
-    CNN: !ref <CNN>
-    emb: !ref <emb>
-    dec: !ref <dec>
-    proj_dec: !ref <proj_dec>
-    Tjoint: !ref <Tjoint>
-    transducer_lin: !ref <transducer_lin>
-
-# Files are looked up as <loadable>.ckpt in the `source` given to from_hparams.
-pretrainer: !new:speechbrain.utils.parameter_transfer.Pretrainer
-    loadables:
-        model: !ref <model>
-        normalizer: !ref <normalize>
-        tokenizer: !ref <tokenizer>
-    custom_hooks:
-        model: !name:speechbrain_tinyconf.export.load_model_strict
-"""
-
-
-# ---------------------------------------------------------------------------
-# Run folder
-
-
-@dataclass
-class WerResult:
-    """One ``wer_<split>.txt``: the numbers of its summary lines."""
-
-    split: str
-    wer: float
-    errors: int
-    words: int
-    insertions: int
-    deletions: int
-    substitutions: int
-    ser: Optional[float] = None
-    sentences: Optional[int] = None
-
-
-@dataclass
-class RunInfo:
-    """What the export reads from a recipe output folder."""
-
-    run_dir: Path
-    recipe_text: str
-    recipe: Dict[str, Any]
-    tokenizer_model: Path
-    wers: List[WerResult] = field(default_factory=list)
-
-
-def parse_wer_file(path: PathLike) -> WerResult:
-    """Parses SpeechBrain's ``ErrorRateStats.write_stats`` header.
-
-    Example
-    -------
-    >>> import tempfile, os
-    >>> p = os.path.join(tempfile.mkdtemp(), "wer_test-clean.txt")
-    >>> _ = open(p, "w").write("%WER 2.94 [ 1546 / 52576, 180 ins, 150 del, 1216 sub ]\\n%SER 30.00 [ 786 / 2620 ]\\n")
-    >>> r = parse_wer_file(p)
-    >>> (r.split, r.wer, r.errors, r.words, r.sentences)
-    ('test-clean', 2.94, 1546, 52576, 2620)
-    """
-    path = Path(path)
-    text = path.read_text(encoding="utf-8")
-    match = WER_LINE.search(text)
-    if not match:
-        raise ValueError(f"{path}: no '%WER x [ errors / words, i ins, d del, s sub ]' line")
-    split = path.stem[len("wer_"):] if path.stem.startswith("wer_") else path.stem
-    result = WerResult(
-        split=split,
-        wer=float(match.group(1)),
-        errors=int(match.group(2)),
-        words=int(match.group(3)),
-        insertions=int(match.group(4)),
-        deletions=int(match.group(5)),
-        substitutions=int(match.group(6)),
-    )
-    ser = SER_LINE.search(text)
-    if ser:
-        result.ser, result.sentences = float(ser.group(1)), int(ser.group(3))
-    return result
-
-
-def read_run(run_dir: PathLike) -> RunInfo:
-    """Checks a recipe output folder and reads its recipe, tokenizer and WER files."""
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise FileNotFoundError(f"run folder not found: {run_dir}")
-    hp_path = run_dir / "hyperparams.yaml"
-    if not hp_path.is_file():
-        raise FileNotFoundError(f"hyperparams.yaml not found in {run_dir} (not a recipe output folder)")
-    text = hp_path.read_text(encoding="utf-8")
-    recipe = resolve_text(text)
-    missing = [k for k in MODULE_KEYS + ("blank_index",) if k not in recipe]
-    if missing:
-        raise ValueError(f"{hp_path}: not a transducer recipe (missing keys: {', '.join(missing)})")
-    tok_dir = run_dir / "tokenizer"
-    preferred = tok_dir / f"{recipe.get('vocab_size')}_{recipe.get('token_type', 'unigram')}.model"
-    candidates = [preferred] if preferred.is_file() else sorted(tok_dir.glob("*.model"))
-    if not candidates:
-        raise FileNotFoundError(f"no sentencepiece model (tokenizer/*.model) found in {run_dir}")
-    wers = [parse_wer_file(p) for p in sorted(run_dir.glob("wer_*.txt"))]
-    return RunInfo(run_dir, text, recipe, candidates[0], wers)
-
-
-# ---------------------------------------------------------------------------
-# Checkpoint choice
-
-
-@dataclass
-class CheckpointChoice:
-    """The model state to export and where it came from."""
-
-    state_dict: Dict[str, torch.Tensor]
-    normalizer_path: Path
-    mode: str
-    sources: List[Any]  # speechbrain Checkpoint tuples, best first
-    normalizer_source: Any
-
-
-def choose_checkpoint(run_dir: PathLike, mode: str = "average", num_avg: int = 1) -> CheckpointChoice:
-    """The exported weights, chosen like the recipe's evaluation.
-
-    ``average``: mean of the ``num_avg`` checkpoints with the lowest validation loss, with the
-    normaliser of the most recent checkpoint (what the recipe's evaluation
-    recovers before loading the average). ``best``: the lowest-loss checkpoint.
-    """
-    from speechbrain.utils.checkpoints import Checkpointer, average_state_dicts
-
-    from .checkpoints import checkpoint_problem, load_state
-
-    run_dir = Path(run_dir)
-    save = run_dir / "save"
-    if not save.is_dir():
-        raise FileNotFoundError(f"save/ (checkpoints) not found in {run_dir}")
-    checkpointer = Checkpointer(str(save))
-    ranked = checkpointer.find_checkpoints(min_key="loss")
-    if not ranked:
-        raise FileNotFoundError(f"no checkpoint with a validation loss in {save}")
-    if mode == "best":
-        chosen = ranked[:1]
-    elif mode == "average":
-        if num_avg < 1:
-            raise ValueError(f"--num-avg={num_avg}: must be >= 1")
-        chosen = ranked[:num_avg]
-    else:
-        raise ValueError(f"--ckpt={mode!r}: expected 'average' or 'best'")
-    for ckpt in chosen:
-        problem = checkpoint_problem(Path(ckpt.path), ["model", "normalizer"])
-        if problem:
-            raise ValueError(f"checkpoint {ckpt.path} is unusable: {problem}")
-    states = [load_state(ckpt.paramfiles["model"]) for ckpt in chosen]  # a bad file is named
-    state = states[0] if len(states) == 1 else average_state_dicts(states)
-    norm_ckpt = checkpointer.find_checkpoint() if mode == "average" else chosen[0]
-    return CheckpointChoice(state, Path(norm_ckpt.paramfiles["normalizer"]), mode, chosen, norm_ckpt)
+REFERENCE = re.compile(r"<([A-Za-z_][\w]*)")  # a top-level key in a !ref expression
 
 
 # ---------------------------------------------------------------------------
 # Inference hyperparams
+
+
+def inference_template() -> str:
+    """``templates/inference.yaml``: what ``EncoderDecoderASR`` and ``StreamingASR`` need beside the modules."""
+    return (resources.files(__package__) / "templates" / "inference.yaml").read_text(encoding="utf-8")
 
 
 def _references(node: Any) -> List[str]:
@@ -294,7 +84,7 @@ def _references(node: Any) -> List[str]:
 
 
 def inference_hparams_text(recipe_text: str) -> str:
-    """Inference YAML: the recipe's model definitions (verbatim) + :data:`INFERENCE_TEMPLATE`.
+    """Inference YAML: the recipe's model definitions (verbatim) + :func:`inference_template`.
 
     The module definitions keep their ``!ref``s, and exactly the top-level values they (and
     the template) refer to are copied, in the recipe's order: each number is written once and
@@ -304,7 +94,8 @@ def inference_hparams_text(recipe_text: str) -> str:
     rt = YAML()
     rt.width = 4096
     data = rt.load(recipe_text)
-    template = rt.load(INFERENCE_TEMPLATE)
+    template_text = inference_template()
+    template = rt.load(template_text)
     needed = set(MODULE_KEYS) | set(_references(template))
     todo = list(needed)
     while todo:
@@ -337,7 +128,7 @@ def inference_hparams_text(recipe_text: str) -> str:
         "# Load with speechbrain.inference.ASR.EncoderDecoderASR or StreamingASR (needs speechbrain-tinyconf).\n"
         "# Loading this file runs the code its !new:/!apply: tags name: load only folders you trust.\n\n"
     )
-    return header + body + "\n" + INFERENCE_TEMPLATE
+    return header + body + "\n\n" + template_text
 
 
 def load_model_strict(module: torch.nn.Module, path: PathLike) -> None:
@@ -368,236 +159,6 @@ def instantiate(model_dir: PathLike) -> Dict[str, Any]:
     return hparams
 
 
-# ---------------------------------------------------------------------------
-# Model card
-
-
-def _dataset_ids(recipe: Dict[str, Any]) -> List[str]:
-    splits = set(recipe.get("train_splits") or []) | set(recipe.get("dev_splits") or []) | set(recipe.get("test_splits") or [])
-    if splits & LIBRISPEECH_SPLITS:
-        return ["librispeech_asr"]
-    folder = recipe.get("data_folder")
-    if folder and (Path(str(folder)) / "corpus_stats.json").is_file():
-        # made by recipes/LibriSpeech/make_mini_corpus.py: LibriSpeech layout, not LibriSpeech
-        return ["synthetic-tts-mini-librispeech"]
-    return [Path(str(folder)).name] if folder else []
-
-
-def _split_dataset(split: str, datasets: List[str]) -> Dict[str, Any]:
-    if datasets == ["librispeech_asr"] and split in LIBRISPEECH_SPLITS:
-        part, config = split.split("-", 1)
-        return {"name": f"LibriSpeech ({split})", "type": "librispeech_asr", "config": config, "split": part,
-                "args": {"language": "en"}}
-    name = datasets[0] if datasets else "unknown"
-    return {"name": f"{name} ({split})", "type": name, "split": split}
-
-
-def training_command(run: RunInfo) -> Tuple[str, str]:
-    """``(command, where it comes from)``: the run's ``command.txt`` (written by train.py), else rebuilt."""
-    recorded = run.run_dir / "command.txt"
-    if recorded.is_file() and recorded.read_text(encoding="utf-8").strip():
-        return recorded.read_text(encoding="utf-8").strip(), "as recorded in the run's `command.txt`"
-    log = run.run_dir / "log.txt"
-    if log.is_file():
-        for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
-            found = re.search(r"(\S*train\.py\s+\S+\.yaml.*)$", line)
-            if found:
-                return "python " + found.group(1).strip(), "as recorded in the run's `log.txt`"
-    variant = run.recipe.get("variant", "conformer")
-    data = run.recipe.get("data_folder", "/data/LibriSpeech")
-    return (
-        f"python recipes/LibriSpeech/train.py hparams/{variant}.yaml --data_folder {data}",
-        "rebuilt from the run's `hyperparams.yaml` (variant and data folder; the run folder does not "
-        "record the command line, so other command-line overrides are not shown -- the resolved "
-        "values are in that file)",
-    )
-
-
-def _fmt_bytes(n: int) -> str:
-    return f"{n / 1e6:.2f} MB" if n >= 1e5 else f"{n / 1e3:.1f} kB"
-
-
-def model_card(run: RunInfo, choice: CheckpointChoice, report: SizeReport, files: Dict[str, int], name: str) -> str:
-    """Hugging Face model card (YAML front matter + Markdown); every number comes from the arguments."""
-    recipe = run.recipe
-    datasets = _dataset_ids(recipe)
-    results = [
-        {
-            "task": {"type": "automatic-speech-recognition", "name": "Automatic Speech Recognition"},
-            "dataset": _split_dataset(w.split, datasets),
-            "metrics": [{"type": "wer", "value": w.wer, "name": f"WER ({w.split})"}],
-        }
-        for w in run.wers
-    ]
-    front: Dict[str, Any] = {
-        "language": "en",
-        "license": "apache-2.0",
-        "library_name": "speechbrain",
-        "pipeline_tag": "automatic-speech-recognition",
-        "tags": ["automatic-speech-recognition", "speechbrain", "conformer", "transducer", "streaming",
-                 "weight-sharing", "low-rank", "speechbrain-tinyconf"],
-        "datasets": datasets,
-        "model-index": [{"name": name, "results": results}],
-    }
-    sharing = recipe.get("sharing") or {}
-    sharing_yaml = yaml.safe_dump({"sharing": sharing}, sort_keys=False).rstrip() if sharing else "sharing: {}  # none: a plain Conformer"
-    total = sum(files.values())
-    if choice.mode == "average":
-        how = f"average of the {len(choice.sources)} checkpoint(s) with the lowest validation loss"
-    else:
-        how = "the checkpoint with the lowest validation loss"
-    ckpt_rows = "\n".join(
-        f"| `{Path(c.path).name}` | {c.meta.get('epoch', '?')} | {c.meta.get('loss', float('nan')):.4g} |"
-        for c in choice.sources
-    )
-    if run.wers:
-        result_rows = "\n".join(
-            f"| {w.split} | {w.wer:.2f} | {w.errors} / {w.words} | {w.insertions} / {w.deletions} / {w.substitutions} | "
-            f"{'' if w.sentences is None else w.sentences} |"
-            for w in run.wers
-        )
-        results_md = (
-            "| split | WER % | errors / words | ins / del / sub | sentences |\n|---|---:|---:|---:|---:|\n" + result_rows
-        )
-    else:
-        results_md = "No `wer_<split>.txt` file in the run folder: no test result to report."
-    command = training_command(run)
-    file_rows = "\n".join(f"| `{n}` | {_fmt_bytes(b)} |" for n, b in files.items())
-    layers = recipe.get("num_encoder_layers")
-    decoding = "greedy transducer decoding" + (
-        f" (the run's test WERs used beam size {recipe['test_beam_size']})" if recipe.get("test_beam_size", 1) > 1 else ""
-    )
-    body = f"""
-# {name}: a weight-shared Conformer-transducer (speechbrain-tinyconf)
-
-A {layers}-layer (virtual) Conformer-transducer with a GRU prediction network, trained with the
-speechbrain-tinyconf LibriSpeech recipe (variant `{recipe.get('variant')}`,
-d_model {recipe.get('d_model')}, {recipe.get('vocab_size')} sentencepiece {recipe.get('token_type', 'unigram')} tokens,
-{recipe.get('sample_rate', 16000)} Hz audio). The encoder reuses weights according to its sharing plan:
-
-```yaml
-{sharing_yaml}
-```
-
-## Size
-
-| | parameters |
-|---|---:|
-| unique (stored once) | {report.unique_params:,} |
-| virtual (every use counted) | {report.virtual_params:,} |
-
-Whole ASR model (front-end, encoder, predictor, joint, CTC head); fp32 {_fmt_bytes(report.fp32_bytes)},
-int8 (dynamic quantisation estimate) {_fmt_bytes(report.int8_bytes)}. Per part:
-
-{report.table()}
-
-Files on disk ({_fmt_bytes(total)} in all, this card excluded):
-
-| file | size |
-|---|---:|
-{file_rows}
-
-## Training
-
-Command {command[1]}:
-
-```bash
-{command[0]}
-```
-
-Exported weights: {how} (as the recipe's own evaluation does):
-
-| checkpoint | epoch | valid loss |
-|---|---:|---:|
-{ckpt_rows}
-
-## Results
-
-From the run's `wer_<split>.txt` files ({decoding}):
-
-{results_md}
-
-## Usage
-
-Needs `pip install speechbrain-tinyconf` (it provides the shared encoder class); works offline
-from a local folder (`HF_HUB_OFFLINE=1`).
-
-```python
-from speechbrain.inference.ASR import EncoderDecoderASR, StreamingASR
-from speechbrain.utils.dynamic_chunk_training import DynChunkTrainConfig
-
-asr = EncoderDecoderASR.from_hparams(source="path/to/this/folder", savedir="pretrained_models/{name}")
-print(asr.transcribe_file("speech.flac"))
-
-streaming = StreamingASR.from_hparams(source="path/to/this/folder", savedir="pretrained_models/{name}-streaming")
-for text in streaming.transcribe_file_streaming("speech.flac", DynChunkTrainConfig(16, 4), use_torchaudio_streaming=False):
-    print(text, end="", flush=True)
-```
-
-Command line (one `<path>\\t<text>` line per file):
-
-```bash
-python -m speechbrain_tinyconf.transcribe path/to/this/folder a.flac b.wav
-python -m speechbrain_tinyconf.transcribe path/to/this/folder a.flac --streaming --chunk-ms 640
-```
-
-## Limitations
-
-- English read speech only; the WERs above are for the splits listed, nothing else was measured:
-  expect more errors on other speakers, accents, ages, domains and recording conditions.
-- Greedy decoding; `transcribe_batch` on padded batches decodes padding frames too (the greedy
-  searcher takes no lengths), so transcribe files one by one for exact results.
-- {'Streaming quality depends on the chunk size (trained with dynamic chunks).' if recipe.get('streaming', True) else 'Trained without dynamic chunks: streaming decoding is expected to be poor.'}
-- `use_torchaudio_streaming=False` is needed with torchaudio >= 2.9 (no `torchaudio.io`).
-- Audio at other rates or with several channels is resampled and averaged to mono, as
-  SpeechBrain's `load_audio` does; upsampled audio lacks the high band the model was trained with.
-- `from_hparams` puts symbolic links to this folder's files in `savedir` and reuses whatever it
-  finds there on later loads: use one `savedir` per model (or `savedir=None` to use the files in
-  place, as the command line does; `local_strategy=LocalStrategy.COPY` for a standalone copy).
-"""
-    return "---\n" + yaml.safe_dump(front, sort_keys=False, allow_unicode=True) + "---\n" + body
-
-
-def parse_model_card(text: str) -> tuple:
-    """``(front matter dict, markdown body)`` of a model card."""
-    match = re.match(r"^---\n(.*?)\n---\n(.*)$", text, re.S)
-    if not match:
-        raise ValueError("model card: no YAML front matter")
-    return yaml.safe_load(match.group(1)), match.group(2)
-
-
-# ---------------------------------------------------------------------------
-
-
-def training_data_section(run: RunInfo) -> str:
-    """Size of the run's training set (its ``train.csv``): utterances, hours, speakers, synthetic share."""
-    import csv
-
-    path = run.run_dir / "train.csv"
-    if not path.is_file():
-        return ""
-    with open(path, newline="", encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
-    hours = sum(float(r["duration"]) for r in rows) / 3600
-    synthetic = sum(float(r["duration"]) for r in rows if r["ID"].startswith("tts-")) / 3600
-    speakers = len({r["spk_id"] for r in rows})
-    tts = f", of which {synthetic:.2f} h synthetic (TTS)" if synthetic else ""
-    return (f"\n## Training data\n\n{len(rows):,} utterances, {hours:.2f} h{tts}, {speakers} speakers "
-            f"(data folder `{Path(str(run.recipe.get('data_folder', '?'))).name}`, training splits "
-            f"{', '.join(map(str, run.recipe.get('train_splits') or []))}).\n")
-
-
-def example_section(model_dir: Path, example: Path) -> str:
-    """Copies ``example`` into the folder as ``example.<ext>`` and reports what the exported model makes of it."""
-    from .transcribe import load_audio, load_model, transcribe_waveform
-
-    target = model_dir / f"example{example.suffix.lower()}"
-    shutil.copyfile(example, target)
-    asr = load_model(model_dir)
-    text = transcribe_waveform(asr, load_audio(asr, target))
-    return (f"\n## Example\n\n`{target.name}` (a copy of `{example.name}`) is a recording shipped with this folder:\n\n"
-            f"```bash\npython -m speechbrain_tinyconf.transcribe path/to/this/folder path/to/this/folder/{target.name}\n```\n\n"
-            f"Transcription: `{text}`\n")
 
 
 def export(run_dir: PathLike, model_dir: PathLike, ckpt: str = "average", num_avg: Optional[int] = None,

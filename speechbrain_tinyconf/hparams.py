@@ -12,7 +12,6 @@ Authors
 
 from __future__ import annotations
 
-import re
 import tempfile
 from pathlib import Path
 from typing import Any, Dict, Mapping, Optional, Tuple, Union
@@ -21,9 +20,6 @@ import yaml
 from hyperpyyaml import load_hyperpyyaml, resolve_references
 
 Overrides = Union[None, str, Mapping[str, Any]]
-HEADER = re.compile(
-    r"unique params:\s*([\d,]+).*?virtual params:\s*([\d,]+).*?virtual depth:\s*(\d+)", re.S
-)
 
 
 class _TagTolerantLoader(yaml.SafeLoader):
@@ -189,12 +185,3 @@ def resolved_yaml(path: Union[str, Path], overrides: Overrides = None) -> str:
     base_path, merged = variant_overrides(path, overrides)
     with open(base_path, encoding="utf-8") as stream:
         return resolve_references(stream, merged).getvalue()
-
-
-def declared_sizes(path: Union[str, Path]) -> Optional[Tuple[int, int, int]]:
-    """``(unique, virtual, depth)`` stated in a variant's header comment, if any."""
-    header = "".join(line for line in Path(path).read_text(encoding="utf-8").splitlines(True) if line.startswith("#"))
-    match = HEADER.search(header)
-    if not match:
-        return None
-    return int(match.group(1).replace(",", "")), int(match.group(2).replace(",", "")), int(match.group(3))

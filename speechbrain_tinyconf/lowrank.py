@@ -13,7 +13,7 @@ Authors
 from __future__ import annotations
 
 import math
-from typing import Optional, Sequence, Tuple, Union
+from typing import Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -256,5 +256,3 @@ class LowRankWeight(nn.Module):
     def right_inverse(self, weight: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         return svd_factors(weight, self.rank)
 
-
-LinearLike = Union[nn.Linear, nn.Conv1d, LowRankLinear]

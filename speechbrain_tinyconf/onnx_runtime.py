@@ -119,6 +119,34 @@ class NumpyFbank:
         return np.maximum(db, floor).astype(np.float32)
 
 
+def stream_chunks(wav: np.ndarray, chunk_samples: int, pad_samples: int, pad_last: bool = True) -> List[np.ndarray]:
+    """A waveform ``(samples,)`` cut into the chunks that streaming decoding feeds, in order.
+
+    Chunks of ``chunk_samples``, then the zero chunks that let the front-end see the end of
+    the audio: ``ceil(pad_samples / chunk_samples)`` of them (``pad_samples``: the front-end's
+    padding, as SpeechBrain's ``StreamingFeatureWrapper.get_recommended_final_chunk_count``).
+    The last chunk of audio is zero-padded to full size (``pad_last``: graphs of static shape)
+    or left shorter, as ``StreamingASR.transcribe_file_streaming`` leaves it.
+
+    Example
+    -------
+    >>> [c.tolist() for c in stream_chunks(np.arange(1, 6), 2, 3)]
+    [[1, 2], [3, 4], [5, 0], [0, 0], [0, 0]]
+    >>> [c.tolist() for c in stream_chunks(np.arange(1, 6), 2, 3, pad_last=False)]
+    [[1, 2], [3, 4], [5], [0, 0], [0, 0]]
+    """
+    wav = np.asarray(wav).reshape(-1)
+    count = -(-wav.shape[0] // chunk_samples)
+    final = -(-pad_samples // chunk_samples)
+    padded = np.zeros((count + final) * chunk_samples, dtype=wav.dtype)
+    padded[: wav.shape[0]] = wav
+    chunks = list(padded.reshape(-1, chunk_samples))
+    rest = wav.shape[0] % chunk_samples
+    if not pad_last and rest:
+        chunks[count - 1] = chunks[count - 1][:rest]
+    return chunks
+
+
 class StreamingFrontend:
     """``StreamingFeatureWrapper``'s waveform bookkeeping with :class:`NumpyFbank`.
 
@@ -171,7 +199,7 @@ class OrtTransducer:
     Arguments
     ---------
     onnx_dir : str or Path
-        Folder written by :func:`speechbrain_tinyconf.onnx_export.export_transducer`.
+        Folder written by :func:`speechbrain_tinyconf.onnx.export.export_transducer`.
     int8 : bool
         Use the ``*.int8.onnx`` graphs.
     threads : int
@@ -294,13 +322,7 @@ class OrtStream:
 
     def split(self, wav: np.ndarray) -> List[np.ndarray]:
         """``wav`` as chunks: zero-padded to whole chunks, plus the final zero chunks the front-end needs."""
-        wav = np.asarray(wav, dtype=np.float32).reshape(-1)
-        size = self.chunk_samples
-        count = -(-wav.shape[0] // size)
-        final = -(-self.spec["pad_samples"] // size)  # StreamingFeatureWrapper.get_recommended_final_chunk_count
-        padded = np.zeros((count + final) * size, dtype=np.float32)
-        padded[: wav.shape[0]] = wav
-        return list(padded.reshape(-1, size))
+        return stream_chunks(np.asarray(wav, dtype=np.float32), self.chunk_samples, int(self.spec["pad_samples"]))
 
     def encode_chunk(self, chunk: np.ndarray) -> np.ndarray:
         """Encoder output ``(C, joint_dim)`` of one chunk (updates the caches)."""

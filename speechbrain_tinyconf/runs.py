@@ -1,10 +1,13 @@
-"""Recipe run folders: what marks one, and what train.py may do in an existing one.
+"""What the recipe makes: the names of its modules, its run folders and the model folders exported from them.
 
 A *run folder* is what ``recipes/LibriSpeech/train.py`` writes to ``output_folder``:
 ``hyperparams.yaml`` (the recipe with its overrides), ``command.txt``, ``log.txt``,
-``train_log.txt``, ``save/CKPT+*`` and ``tokenizer/``. An *exported model folder*
-(:mod:`speechbrain_tinyconf.export`) is marked by :data:`EXPORT_MARKER`, a file only
-export writes.
+``train_log.txt``, ``save/CKPT+*``, ``tokenizer/`` and ``wer_<split>.txt``. Here: what marks one
+(:func:`is_run_folder`), how it is read (:func:`read_run`, :func:`parse_wer_file`), which
+checkpoint is exported from it (:func:`choose_checkpoint`, like the recipe's evaluation) and
+what train.py may do in an existing one (:func:`resume_problem`). An *exported model folder*
+(:mod:`speechbrain_tinyconf.export`) holds :data:`MODEL_FILES` and is marked by
+:data:`EXPORT_MARKER`, a file only export writes.
 
 Authors
 -------
@@ -15,16 +18,33 @@ from __future__ import annotations
 
 import copy
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, List, Optional, Union
+from typing import Any, Dict, Iterator, List, Optional, Union
 
 import torch
 
-from .checkpoints import load_state
+from .checkpoints import checkpoint_problem, load_state
+from .hparams import resolve_text
 
 PathLike = Union[str, Path]
 EXPORT_MARKER = "tinyconf-export.json"
 RUN_FILES = ("command.txt", "train_log.txt", "log.txt")
+# The inference modules of the recipe (hparams/transducer_recipe.yaml), as the exports take them.
+TRANSDUCER_MODULES = (
+    "compute_features", "normalize", "CNN", "Transformer", "enc", "proj_enc",
+    "emb", "dec", "proj_dec", "Tjoint", "transducer_lin",
+)
+# Top-level recipe keys copied verbatim into the inference YAML, with every key they refer to.
+MODULE_KEYS = TRANSDUCER_MODULES + ("proj_ctc",)
+# The recipe's `model` ModuleList, in this order (what model.ckpt holds).
+MODEL_ORDER = ("CNN", "enc", "emb", "dec", "proj_enc", "proj_dec", "proj_ctc", "transducer_lin")
+# An exported model folder (python -m speechbrain_tinyconf.export), besides README.md and EXPORT_MARKER.
+MODEL_FILES = ("hyperparams.yaml", "model.ckpt", "normalizer.ckpt", "tokenizer.ckpt")
+WER_LINE = re.compile(
+    r"%WER\s+([\d.]+)\s+\[\s*(\d+)\s*/\s*(\d+),\s*(\d+)\s+ins,\s*(\d+)\s+del,\s*(\d+)\s+sub\s*\]"
+)
+SER_LINE = re.compile(r"%SER\s+([\d.]+)\s+\[\s*(\d+)\s*/\s*(\d+)\s*\]")
 
 
 def is_run_folder(path: PathLike) -> bool:
@@ -45,6 +65,147 @@ def run_folders_in(path: PathLike, depth: int = 3) -> Iterator[Path]:
     if depth > 0:
         for child in sorted(p for p in path.iterdir() if p.is_dir() and not p.is_symlink()):
             yield from run_folders_in(child, depth - 1)
+
+
+# ---------------------------------------------------------------------------
+# Reading a run
+
+
+@dataclass
+class WerResult:
+    """One ``wer_<split>.txt``: the numbers of its summary lines."""
+
+    split: str
+    wer: float
+    errors: int
+    words: int
+    insertions: int
+    deletions: int
+    substitutions: int
+    ser: Optional[float] = None
+    sentences: Optional[int] = None
+
+
+@dataclass
+class RunInfo:
+    """What the export reads from a recipe output folder."""
+
+    run_dir: Path
+    recipe_text: str
+    recipe: Dict[str, Any]
+    tokenizer_model: Path
+    wers: List[WerResult] = field(default_factory=list)
+
+
+def parse_wer_file(path: PathLike) -> WerResult:
+    """Parses SpeechBrain's ``ErrorRateStats.write_stats`` header.
+
+    Example
+    -------
+    >>> import tempfile, os
+    >>> p = os.path.join(tempfile.mkdtemp(), "wer_test-clean.txt")
+    >>> _ = open(p, "w").write("%WER 2.94 [ 1546 / 52576, 180 ins, 150 del, 1216 sub ]\\n%SER 30.00 [ 786 / 2620 ]\\n")
+    >>> r = parse_wer_file(p)
+    >>> (r.split, r.wer, r.errors, r.words, r.sentences)
+    ('test-clean', 2.94, 1546, 52576, 2620)
+    """
+    path = Path(path)
+    text = path.read_text(encoding="utf-8")
+    match = WER_LINE.search(text)
+    if not match:
+        raise ValueError(f"{path}: no '%WER x [ errors / words, i ins, d del, s sub ]' line")
+    split = path.stem[len("wer_"):] if path.stem.startswith("wer_") else path.stem
+    result = WerResult(
+        split=split,
+        wer=float(match.group(1)),
+        errors=int(match.group(2)),
+        words=int(match.group(3)),
+        insertions=int(match.group(4)),
+        deletions=int(match.group(5)),
+        substitutions=int(match.group(6)),
+    )
+    ser = SER_LINE.search(text)
+    if ser:
+        result.ser, result.sentences = float(ser.group(1)), int(ser.group(3))
+    return result
+
+
+def read_run(run_dir: PathLike) -> RunInfo:
+    """Checks a recipe output folder and reads its recipe, tokenizer and WER files."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise FileNotFoundError(f"run folder not found: {run_dir}")
+    hp_path = run_dir / "hyperparams.yaml"
+    if not hp_path.is_file():
+        raise FileNotFoundError(f"hyperparams.yaml not found in {run_dir} (not a recipe output folder)")
+    text = hp_path.read_text(encoding="utf-8")
+    recipe = resolve_text(text)
+    missing = [k for k in MODULE_KEYS + ("blank_index",) if k not in recipe]
+    if missing:
+        raise ValueError(f"{hp_path}: not a transducer recipe (missing keys: {', '.join(missing)})")
+    tok_dir = run_dir / "tokenizer"
+    preferred = tok_dir / f"{recipe.get('vocab_size')}_{recipe.get('token_type', 'unigram')}.model"
+    candidates = [preferred] if preferred.is_file() else sorted(tok_dir.glob("*.model"))
+    if not candidates:
+        raise FileNotFoundError(f"no sentencepiece model (tokenizer/*.model) found in {run_dir}")
+    wers = [parse_wer_file(p) for p in sorted(run_dir.glob("wer_*.txt"))]
+    return RunInfo(run_dir, text, recipe, candidates[0], wers)
+
+
+# ---------------------------------------------------------------------------
+# Checkpoint choice
+
+
+@dataclass
+class CheckpointChoice:
+    """The model state to export and where it came from."""
+
+    state_dict: Dict[str, torch.Tensor]
+    normalizer_path: Path
+    mode: str
+    sources: List[Any]  # speechbrain Checkpoint tuples, best first
+    normalizer_source: Any
+
+
+def choose_checkpoint(run_dir: PathLike, mode: str = "average", num_avg: int = 1) -> CheckpointChoice:
+    """The exported weights, chosen like the recipe's evaluation.
+
+    ``average``: mean of the ``num_avg`` checkpoints with the lowest validation loss, with the
+    normaliser of the most recent checkpoint (what the recipe's evaluation
+    recovers before loading the average). ``best``: the lowest-loss checkpoint.
+    """
+    from speechbrain.utils.checkpoints import Checkpointer, average_state_dicts
+
+    run_dir = Path(run_dir)
+    save = run_dir / "save"
+    if not save.is_dir():
+        raise FileNotFoundError(f"save/ (checkpoints) not found in {run_dir}")
+    checkpointer = Checkpointer(str(save))
+    ranked = checkpointer.find_checkpoints(min_key="loss")
+    if not ranked:
+        raise FileNotFoundError(f"no checkpoint with a validation loss in {save}")
+    if mode == "best":
+        chosen = ranked[:1]
+    elif mode == "average":
+        if num_avg < 1:
+            raise ValueError(f"--num-avg={num_avg}: must be >= 1")
+        chosen = ranked[:num_avg]
+    else:
+        raise ValueError(f"--ckpt={mode!r}: expected 'average' or 'best'")
+    for ckpt in chosen:
+        problem = checkpoint_problem(Path(ckpt.path), ["model", "normalizer"])
+        if problem:
+            raise ValueError(f"checkpoint {ckpt.path} is unusable: {problem}")
+    states = [load_state(ckpt.paramfiles["model"]) for ckpt in chosen]  # a bad file is named
+    state = states[0] if len(states) == 1 else average_state_dicts(states)
+    norm_ckpt = checkpointer.find_checkpoint() if mode == "average" else chosen[0]
+    return CheckpointChoice(state, Path(norm_ckpt.paramfiles["normalizer"]), mode, chosen, norm_ckpt)
+
+
+
+
+# ---------------------------------------------------------------------------
+# Resuming
 
 
 def model_checkpoints(run_dir: PathLike) -> List[Path]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import io
 import re
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Tuple
 
 import torch
 import torch.nn as nn
@@ -28,7 +28,7 @@ _LAYER = re.compile(r"^(.*?layers)\.\d+\.((?:ffn_module[12]|mha_layer|convolutio
 
 @dataclass
 class SizeReport:
-    """Parameter, byte and compute counts of a module (see :func:`size_report`)."""
+    """Parameter and byte counts of a module (see :func:`size_report`)."""
 
     unique_params: int
     virtual_params: int
@@ -36,8 +36,6 @@ class SizeReport:
     int8_bytes: int
     checkpoint_bytes: int
     breakdown: Dict[str, Tuple[int, int]] = field(default_factory=dict)
-    macs_per_second: Optional[int] = None
-    frame_rate: Optional[float] = None
 
     def table(self) -> str:
         """Markdown table of the breakdown and totals."""
@@ -50,10 +48,6 @@ class SizeReport:
             f"fp32 {self.fp32_bytes / 1e6:.2f} MB, int8 {self.int8_bytes / 1e6:.2f} MB, "
             f"checkpoint {self.checkpoint_bytes / 1e6:.2f} MB"
         )
-        if self.macs_per_second is not None:
-            rows.append(
-                f"{self.macs_per_second / 1e6:.1f} M MACs per second of input at {self.frame_rate:g} frames/s"
-            )
         return "\n".join(rows)
 
     def __str__(self) -> str:
@@ -95,23 +89,13 @@ def count_macs(run: Callable[[], object]) -> int:
     return counter.get_total_flops() // 2
 
 
-def size_report(
-    module: nn.Module,
-    frame_rate: Optional[float] = None,
-    macs_fn: Optional[Callable[[nn.Module, int], object]] = None,
-) -> SizeReport:
-    """Unique/virtual parameter counts, a per-part breakdown, bytes and MACs.
+def size_report(module: nn.Module) -> SizeReport:
+    """Unique/virtual parameter counts, a per-part breakdown and bytes (MACs: :func:`count_macs`).
 
     Arguments
     ---------
     module : torch.nn.Module
         Any module; shared tensors are recognised by identity.
-    frame_rate : float, optional
-        Frames per second of input seen by ``module`` (e.g. 25 for a Conformer
-        after 4x subsampling of 10 ms frames). Needed for MACs.
-    macs_fn : callable, optional
-        ``macs_fn(module, num_frames)`` runs one forward on ``num_frames``
-        frames; its MACs for ``frame_rate`` frames are reported per second.
 
     int8 bytes assume dynamic quantisation: matrices at 1 byte per weight,
     vectors (norms, biases, scales) kept in fp32.
@@ -136,11 +120,6 @@ def size_report(
         breakdown.setdefault(part_of(name), [0, 0])[1] += tensor.numel()
     fp32 = sum(t.numel() * 4 for _, t in unique)
     int8 = sum(t.numel() * (1 if t.dim() >= 2 else 4) for _, t in unique)
-    macs = None
-    if macs_fn is not None:
-        if frame_rate is None:
-            raise ValueError("size_report: macs_fn needs frame_rate")
-        macs = count_macs(lambda: macs_fn(module, int(round(frame_rate))))
     return SizeReport(
         unique_params=unique_params,
         virtual_params=virtual_params,
@@ -148,13 +127,19 @@ def size_report(
         int8_bytes=int8,
         checkpoint_bytes=checkpoint_bytes(module),
         breakdown={k: (v[0], v[1]) for k, v in breakdown.items()},
-        macs_per_second=macs,
-        frame_rate=frame_rate,
     )
 
 
-def conformer_macs_fn(encoder: nn.Module, num_frames: int) -> None:
-    """``macs_fn`` for a (Shared)ConformerEncoder: one utterance of ``num_frames`` frames."""
+def encoder_macs(encoder: nn.Module, num_frames: int) -> int:
+    """:func:`count_macs` of a (Shared)ConformerEncoder on one utterance of ``num_frames`` frames (eval mode).
+
+    Example
+    -------
+    >>> from speechbrain_tinyconf import SharedConformerEncoder
+    >>> enc = SharedConformerEncoder(num_layers=2, d_model=16, d_ffn=32, nhead=2, kernel_size=3)
+    >>> encoder_macs(enc, 10) > 0
+    True
+    """
     from speechbrain.nnet.attention import RelPosEncXL
 
     d_model = encoder.norm.norm.normalized_shape[0]
@@ -163,6 +148,6 @@ def conformer_macs_fn(encoder: nn.Module, num_frames: int) -> None:
     was_training = encoder.training
     encoder.eval()
     try:
-        encoder(x, pos_embs=pos)
+        return count_macs(lambda: encoder(x, pos_embs=pos))
     finally:
         encoder.train(was_training)

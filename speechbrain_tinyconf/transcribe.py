@@ -18,7 +18,6 @@ Authors
 from __future__ import annotations
 
 import argparse
-import itertools
 import math
 import os
 import sys
@@ -27,8 +26,9 @@ from typing import Iterator, List, Optional, Sequence, Union
 
 import torch
 
+from .runs import MODEL_FILES
+
 PathLike = Union[str, Path]
-REQUIRED_FILES = ("hyperparams.yaml", "model.ckpt", "normalizer.ckpt", "tokenizer.ckpt")
 # Longest input decoded with full-context attention; longer files are streamed (CLI) or refused
 # (EncoderDecoderASR, through FullContextLimit in the exported hyperparams.yaml).
 MAX_FULL_CONTEXT_S = 60.0
@@ -114,7 +114,7 @@ def check_model_dir(model_dir: PathLike) -> Path:
         raise ModelFolderError(f"model folder not found: {model_dir}")
     if not model_dir.is_dir():
         raise ModelFolderError(f"not a folder: {model_dir}")
-    missing = [name for name in REQUIRED_FILES if not (model_dir / name).is_file()]
+    missing = [name for name in MODEL_FILES if not (model_dir / name).is_file()]
     if missing:
         raise ModelFolderError(
             f"{', '.join(missing)} not found in {model_dir} "
@@ -228,14 +228,13 @@ def transcribe_streaming(asr, wav: torch.Tensor, config) -> Iterator[str]:
 
     ``config`` is a ``DynChunkTrainConfig`` (chunk size and left context in encoder frames).
     """
-    from speechbrain.utils.streaming import split_fixed_chunks
+    from .onnx_runtime import stream_chunks
 
-    chunk_size = asr.get_chunk_size_frames(config)
+    chunk_size = asr.get_chunk_size_frames(config)  # in samples
     context = asr.make_streaming_context(config)
-    final = asr.hparams.fea_streaming_extractor.get_recommended_final_chunk_count(chunk_size)
-    zeros = [torch.zeros((1, chunk_size), device=asr.device)] * final
-    for chunk in itertools.chain(split_fixed_chunks(wav.unsqueeze(0), chunk_size), zeros):
-        yield asr.transcribe_chunk(context, chunk, torch.tensor([1.0]))[0]
+    pad = asr.hparams.fea_streaming_extractor.get_required_padding()
+    for chunk in stream_chunks(wav.detach().cpu().numpy(), chunk_size, pad, pad_last=False):
+        yield asr.transcribe_chunk(context, torch.from_numpy(chunk)[None].to(asr.device), torch.tensor([1.0]))[0]
 
 
 def seconds(asr, wav: torch.Tensor) -> float:

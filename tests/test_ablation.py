@@ -11,8 +11,9 @@ import pytest
 import yaml
 from hyperpyyaml import load_hyperpyyaml
 
-from speechbrain_tinyconf.export import model_size, parse_wer_file
+from speechbrain_tinyconf.export import model_size
 from speechbrain_tinyconf.hparams import resolved_yaml
+from speechbrain_tinyconf.runs import parse_wer_file
 
 ROOT = Path(__file__).resolve().parents[1]
 RECIPE = ROOT / "hparams" / "transducer_recipe.yaml"
@@ -102,6 +103,17 @@ def test_quick_merges_the_quick_block():
     assert quick.schedule["number_of_epochs"] < full.schedule["number_of_epochs"]
     assert quick.corpus["n_train"] < full.corpus["n_train"]
     assert quick.schedule["lr"] == full.schedule["lr"]
+
+
+def test_schedule_is_the_cpu_demos_plus_the_ablations_differences(tmp_path):
+    """One CPU-demo schedule (recipes/LibriSpeech/cpu_demo.yaml, run_demo.sh's too); the table states only where it differs."""
+    demo = yaml.safe_load((ROOT / "recipes" / "LibriSpeech" / "cpu_demo.yaml").read_text())
+    raw = yaml.safe_load(ablation.DEFAULT_TABLE.read_text())
+    assert ablation.load_table(ablation.DEFAULT_TABLE).schedule == {**demo, **raw["schedule"]}
+    assert all(demo.get(key) != value for key, value in raw["schedule"].items())  # no value typed twice
+    bad = {**json.loads(json.dumps(TINY_TABLE)), "schedule_file": "missing.yaml"}
+    with pytest.raises(ValueError, match=r"schedule_file: missing\.yaml does not exist"):
+        ablation.load_table(_write_table(tmp_path, bad))
 
 
 def test_bad_tables_name_file_and_field(tmp_path):

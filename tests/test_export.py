@@ -207,8 +207,16 @@ def test_streaming_equals_direct_chunked_decoding(streaming_asr, recipe, audio_f
         assert list(transcribe_streaming(streaming_asr, wav, config)) == chunks
 
 
+def parse_model_card(text: str) -> tuple:
+    """``(front matter dict, markdown body)`` of a model card."""
+    import yaml
+
+    match = re.match(r"^---\n(.*?)\n---\n(.*)$", text, re.S)
+    assert match, "model card: no YAML front matter"
+    return yaml.safe_load(match.group(1)), match.group(2)
+
+
 def test_model_card_numbers_come_from_the_run(run_dir, model_dir, asr):
-    from speechbrain_tinyconf.export import parse_model_card
     from speechbrain_tinyconf.size import size_report
 
     front, body = parse_model_card((model_dir / "README.md").read_text())

@@ -80,7 +80,7 @@ def test_sherpa_options_train_and_decode_with_speechbrain_searchers(trained_sher
     from speechbrain.utils.dynamic_chunk_training import DynChunkTrainConfig
 
     from speechbrain_tinyconf.export import export
-    from speechbrain_tinyconf.onnx_export import load_transducer
+    from speechbrain_tinyconf.onnx.load import load_transducer
 
     wer = float((trained_sherpa_run / "wer_test.txt").read_text().split()[1])
     assert wer < 50, f"test WER {wer}: the options must still learn the tone corpus (measured 34.6 %)"

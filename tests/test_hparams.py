@@ -1,15 +1,27 @@
 """Every hparams variant instantiates, and its header states its true sizes."""
 
+import re
 from pathlib import Path
+from typing import Optional, Tuple
 
 import pytest
 import torch
 
 from speechbrain_tinyconf import SharedConformerEncoder, size_report
-from speechbrain_tinyconf.hparams import declared_sizes, load_recipe_hparams, variant_overrides
+from speechbrain_tinyconf.hparams import load_recipe_hparams, variant_overrides
 
 ROOT = Path(__file__).resolve().parents[1]
 VARIANTS = sorted(p for p in (ROOT / "hparams").glob("*.yaml") if p.name != "transducer_recipe.yaml")
+HEADER = re.compile(r"unique params:\s*([\d,]+).*?virtual params:\s*([\d,]+).*?virtual depth:\s*(\d+)", re.S)
+
+
+def declared_sizes(path: Path) -> Optional[Tuple[int, int, int]]:
+    """``(unique, virtual, depth)`` stated in a variant's header comment, if any."""
+    header = "".join(line for line in path.read_text(encoding="utf-8").splitlines(True) if line.startswith("#"))
+    match = HEADER.search(header)
+    if not match:
+        return None
+    return int(match.group(1).replace(",", "")), int(match.group(2).replace(",", "")), int(match.group(3))
 
 
 def test_all_variants_present():

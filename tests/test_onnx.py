@@ -23,21 +23,12 @@ import pytest
 import soundfile as sf
 import torch
 
-from speechbrain_tinyconf.onnx_export import (
-    EncoderStep,
-    FullEncoder,
-    JointStep,
-    NumpyFbank,
-    OrtTransducer,
-    PredictorStep,
-    chunk_geometry,
-    dedupe_initializers,
-    export_transducer,
-    initializer_bytes,
-    load_transducer,
-    main,
-    quantize_int8,
-)
+from speechbrain_tinyconf.onnx.export import export_graph, export_transducer
+from speechbrain_tinyconf.onnx.graphs import EncoderStep, FullEncoder, JointStep, PredictorStep, chunk_geometry
+from speechbrain_tinyconf.onnx.load import load_transducer
+from speechbrain_tinyconf.onnx.passes import dedupe_initializers, quantize_int8
+from speechbrain_tinyconf.onnx_export import main
+from speechbrain_tinyconf.onnx_runtime import NumpyFbank, OrtTransducer, ort_session
 from speechbrain_tinyconf.size import size_report
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -300,15 +291,13 @@ def test_branch_scales_exported(audio, tmp_path):
 
 
 def test_predictor_and_joint_match_pytorch(tmp_path):
-    from speechbrain_tinyconf.onnx_export import _export_graph, ort_session
-
     plain = load_transducer(TINY)  # a random GRU (the decoding fixture's predictor is hand-set)
     perturb(plain, seed=2)
     hidden_size = plain.dec.rnn.hidden_size
     joint_dim = plain.proj_dec.w.out_features
-    _export_graph(PredictorStep(plain), (torch.zeros(1, 1, dtype=torch.int64), torch.zeros(1, 1, hidden_size)),
+    export_graph(PredictorStep(plain), (torch.zeros(1, 1, dtype=torch.int64), torch.zeros(1, 1, hidden_size)),
                   tmp_path / "predictor.onnx", ["token", "state"], ["pred", "state_out"])
-    _export_graph(JointStep(plain), (torch.randn(1, joint_dim), torch.randn(1, joint_dim)), tmp_path / "joint.onnx",
+    export_graph(JointStep(plain), (torch.randn(1, joint_dim), torch.randn(1, joint_dim)), tmp_path / "joint.onnx",
                   ["enc", "pred"], ["logits"])
     predictor, joint = ort_session(tmp_path / "predictor.onnx"), ort_session(tmp_path / "joint.onnx")
     searcher = plain.greedy_searcher()
@@ -371,11 +360,22 @@ def _untied_twin(shared, overrides):
 
 
 def _export_encoder(m, path):
-    from speechbrain_tinyconf.onnx_export import _export_graph
-
-    _export_graph(FullEncoder(m), (torch.randn(1, 200, 80), torch.ones(1)), path, ["feats", "feats_lens"],
+    export_graph(FullEncoder(m), (torch.randn(1, 200, 80), torch.ones(1)), path, ["feats", "feats_lens"],
                   ["enc", "enc_lens"], {"feats": {1: "frames"}})
     return path
+
+
+def initializer_bytes(model) -> int:
+    """Bytes of tensor data held by the graph's initializers and constant nodes."""
+    from onnx import numpy_helper
+
+    total = sum(numpy_helper.to_array(init).nbytes for init in model.graph.initializer)
+    for node in model.graph.node:
+        if node.op_type == "Constant":
+            for attr in node.attribute:
+                if attr.name == "value":
+                    total += numpy_helper.to_array(attr.t).nbytes
+    return total
 
 
 def duplicate_per_use(model):
@@ -457,6 +457,52 @@ def test_lowrank_shared_export_stores_factors_once(mods, onnx_dir):
 def test_int8_files_written(onnx_dir):
     for stem in ("encoder", "encoder_chunk8", "predictor", "joint"):
         assert (onnx_dir / f"{stem}.int8.onnx").is_file()
+
+
+def _matmul_model(path):
+    """``y = x @ W`` with a constant 8 x 8 ``W``: a graph the quantiser takes."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    weight = numpy_helper.from_array(np.arange(64, dtype=np.float32).reshape(8, 8) / 64, name="W")
+    graph = helper.make_graph([helper.make_node("MatMul", ["x", "W"], ["y"])], "mm",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 8])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 8])], [weight])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, str(path))
+    return path
+
+
+def test_int8_leaves_logging_as_it_was(tmp_path, caplog, monkeypatch):
+    """quantize_int8 silences the quantiser's own messages only: root level, handlers and filters unchanged."""
+    import logging
+
+    import onnxruntime.quantization
+
+    levels = []  # the root level while the quantiser runs
+    quantize_dynamic = onnxruntime.quantization.quantize_dynamic
+    monkeypatch.setattr(onnxruntime.quantization, "quantize_dynamic",
+                        lambda *a, **k: levels.append(logging.getLogger().level) or quantize_dynamic(*a, **k))
+    fp32 = _matmul_model(tmp_path / "mm.onnx")
+    root = logging.getLogger()
+    saved = root.level, root.handlers[:]
+    try:
+        # DEBUG lets everything through; no handler at all is where logging.warning() would call basicConfig
+        for level, handlers in ((logging.DEBUG, []), (logging.WARNING, saved[1])):
+            root.setLevel(level)
+            root.handlers[:] = handlers
+            before = root.level, root.handlers[:], root.filters[:]
+            quantize_int8(fp32, tmp_path / "mm.int8.onnx")
+            assert (root.level, root.handlers[:], root.filters[:]) == before
+    finally:
+        root.setLevel(saved[0])
+        root.handlers[:] = saved[1]
+    with caplog.at_level(logging.DEBUG):
+        quantize_int8(fp32, tmp_path / "mm.int8.onnx")
+        logging.getLogger("tinyconf.test").warning("other warnings still pass")
+    assert [r.getMessage() for r in caplog.records] == ["other warnings still pass"]
+    assert levels == [logging.DEBUG, logging.WARNING, logging.DEBUG]
+    assert "MatMulInteger" in {n.op_type for n in onnx.load(str(tmp_path / "mm.int8.onnx")).graph.node}
 
 
 # int8 is judged on a trained model (conftest's ``trained_run``: the tiny config trained until it

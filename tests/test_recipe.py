@@ -182,6 +182,26 @@ def test_demo_steps_after_training(trained_run, learnable_corpus, tmp_path):
     assert (run / "model" / "tinyconf-export.json").is_file()
 
 
+def test_defaults_file_goes_under_the_command_line(tmp_path, capsys):
+    """train.py --defaults FILE (run_demo.sh: cpu_demo.yaml): FILE's overrides, the command line's win."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("librispeech_train", TRAIN)
+    train = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(train)
+    path = tmp_path / "d.yaml"
+    path.write_text("lr: 0.5\nvocab_size: 7\n")
+    for flag in (["--defaults", str(path)], [f"--defaults={path}"]):
+        argv, defaults = train.take_defaults_file(["h.yaml", *flag, "--lr", "0.1"])
+        assert argv == ["h.yaml", "--lr", "0.1"] and defaults == {"lr": 0.5, "vocab_size": 7}
+    assert train.with_defaults("lr: 0.1", defaults) == {"lr": 0.1, "vocab_size": 7}
+    with pytest.raises(SystemExit):
+        train.take_defaults_file(["h.yaml", "--defaults", str(tmp_path / "none.yaml")])
+    assert "none.yaml: file not found" in capsys.readouterr().err
+    demo = ROOT / "recipes" / "LibriSpeech" / "run_demo.sh"
+    assert "--defaults recipes/LibriSpeech/cpu_demo.yaml" in demo.read_text()
+
+
 def test_shell_scripts_have_no_pipe_closed_early():
     """Under `set -o pipefail`, `cmd | head` can fail with SIGPIPE (exit 141) when head exits first."""
     for script in [*ROOT.glob("scripts/*.sh"), *ROOT.glob("recipes/*/*.sh"), ROOT / ".ci" / "run"]:

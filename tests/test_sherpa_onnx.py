@@ -8,8 +8,9 @@ import pytest
 import soundfile as sf
 import torch
 
-from speechbrain_tinyconf.onnx_export import load_transducer, main
-from speechbrain_tinyconf.sherpa_onnx import export_sherpa_onnx, sherpa_files
+from speechbrain_tinyconf.onnx.load import load_transducer
+from speechbrain_tinyconf.onnx.sherpa import export_sherpa_onnx, sherpa_files
+from speechbrain_tinyconf.onnx_export import main
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT.parent / "shared" / "librispeech-sample" / "LibriSpeech"
@@ -90,7 +91,7 @@ def test_refusals_name_the_option(trained_run, trained_sherpa_run, tmp_path, cap
     assert "train with frontend: kaldi" in capsys.readouterr().err
     gru_kaldi = load_transducer(trained_run)
     from speechbrain_tinyconf.frontend import KaldiFbank
-    from speechbrain_tinyconf.sherpa_onnx import SherpaExportError
+    from speechbrain_tinyconf.onnx.sherpa import SherpaExportError
 
     gru_kaldi.compute_features = KaldiFbank()
     with pytest.raises(SherpaExportError, match="train with predictor: stateless"):

@@ -23,19 +23,14 @@ echo "== [2/5] synthetic corpus (${N_TRAIN} training utterances) in ${CORPUS}"
 python recipes/LibriSpeech/make_mini_corpus.py "$CORPUS" --n-train "$N_TRAIN" --n-dev 200 --n-test 200 --seed 0 --jobs 2
 
 echo "== [3/5] training hparams/shared_lowrank_5M.yaml on CPU (${EPOCHS} epochs)"
-# Demo overrides: corpus and splits, a short schedule (fast warm-up, no augmentation:
-# two passes over clean TTS speech), smaller batches for more updates, a tokenizer
-# sized for the ~600-word vocabulary. The model itself is the full headline config.
+# Demo overrides in recipes/LibriSpeech/cpu_demo.yaml: splits, a short schedule (fast warm-up,
+# no augmentation: two passes over clean TTS speech), smaller batches for more updates, a
+# tokenizer sized for the ~600-word vocabulary. The model itself is the full headline config.
 train_start=$(date +%s)
 python recipes/LibriSpeech/train.py hparams/shared_lowrank_5M.yaml \
-    --data_folder "$CORPUS/LibriSpeech" \
-    --train_splits '[train]' --dev_splits '[dev]' --test_splits '[test]' \
-    --output_folder "$OUT" --device cpu --num_workers 0 \
-    --number_of_epochs "$EPOCHS" --number_of_ctc_epochs "$EPOCHS" \
-    --lr 0.002 --warmup_steps 300 --vocab_size 128 \
-    --wav_augment_prob 0.0 --fea_augment_prob 0.0 \
-    --valid_search_interval 1 --avg_checkpoints 1 --ckpt_interval_minutes 5 \
-    --dynamic_batch_sampler '{max_batch_len: 16, max_batch_len_val: 60, num_buckets: 20, shuffle_ex: True, batch_ordering: random, max_batch_ex: 128}'
+    --defaults recipes/LibriSpeech/cpu_demo.yaml \
+    --data_folder "$CORPUS/LibriSpeech" --output_folder "$OUT" --device cpu \
+    --number_of_epochs "$EPOCHS" --number_of_ctc_epochs "$EPOCHS"
 
 train_end=$(date +%s)
 

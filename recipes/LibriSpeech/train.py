@@ -23,10 +23,11 @@ import shlex
 import sys
 import time
 from pathlib import Path
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Tuple
 
 import speechbrain as sb
 import torch
+import yaml
 from speechbrain.tokenizers.SentencePiece import SentencePiece
 from speechbrain.utils.distributed import if_main_process, run_on_main
 
@@ -341,11 +342,38 @@ def fail(message: str) -> None:
     sys.exit(2)
 
 
+def take_defaults_file(argv: List[str]) -> Tuple[List[str], Dict]:
+    """``argv`` without its ``--defaults FILE``, and FILE's overrides (plain YAML, e.g. ``cpu_demo.yaml``)."""
+    rest, files = [], []
+    args = iter(argv)
+    for arg in args:
+        if arg == "--defaults":
+            files.append(next(args, ""))
+        elif arg.startswith("--defaults="):
+            files.append(arg[len("--defaults="):])
+        else:
+            rest.append(arg)
+    if len(files) > 1:
+        fail("--defaults: give one file")
+    if not files:
+        return rest, {}
+    path = Path(files[0])
+    if not path.is_file():
+        fail(f"--defaults {files[0]}: file not found")
+    values = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    if not isinstance(values, dict):
+        fail(f"--defaults {path}: expected a mapping of overrides")
+    return rest, values
+
+
 def main(argv: List[str], prepare: Callable[[Dict, List[str]], None] = prepare_librispeech_splits,
          defaults: Optional[Dict] = None) -> None:
     """The whole recipe. Other corpora reuse it with their own ``prepare`` (see
-    ``recipes/SpeechOcean762/train.py``) and ``defaults``: overrides applied under the command line's."""
-    hparams_file, run_opts, overrides = sb.parse_arguments(argv)
+    ``recipes/SpeechOcean762/train.py``) and ``defaults``: overrides applied under the command line's.
+    ``--defaults FILE`` on the command line adds FILE's overrides to ``defaults`` (run_demo.sh: cpu_demo.yaml)."""
+    sb_argv, file_defaults = take_defaults_file(argv)
+    defaults = {**(defaults or {}), **file_defaults}
+    hparams_file, run_opts, overrides = sb.parse_arguments(sb_argv)
     if isinstance(run_opts.get("optimizer_step_limit"), str):  # SpeechBrain 1.1.2 leaves this flag a string
         run_opts = dataclasses.replace(run_opts, optimizer_step_limit=int(run_opts.optimizer_step_limit))
     sb.utils.distributed.ddp_init_group(run_opts)

@@ -33,8 +33,11 @@ from typing import Dict, List, Union
 import torch
 import torch.nn as nn
 
-from .frontend import KaldiFbank
-from .predictor import StatelessPredictor
+from ..frontend import KaldiFbank
+from ..predictor import StatelessPredictor
+from .export import export_graph
+from .graphs import FullEncoder, JointStep
+from .passes import quantize_int8
 
 PathLike = Union[str, Path]
 SHERPA_FBANK = {"sample_rate": 16000, "n_mels": 80, "frame_length_ms": 25.0, "frame_shift_ms": 10.0,
@@ -114,8 +117,6 @@ def _add_metadata(path: Path, meta: Dict[str, str]) -> None:
 
 def export_sherpa_onnx(mods, out_dir: PathLike, int8: bool = False, example_seconds: float = 3.0) -> Dict[str, Path]:
     """Writes the sherpa-onnx files of ``mods`` (see the module docstring); returns them by name."""
-    from .onnx_export import FullEncoder, JointStep, _export_graph, quantize_int8
-
     check_sherpa_compatible(mods)
     if mods.tokenizer_path is None:
         raise SherpaExportError("--format sherpa-onnx needs the model's tokenizer (a model or run folder, not a YAML)")
@@ -127,14 +128,14 @@ def export_sherpa_onnx(mods, out_dir: PathLike, int8: bool = False, example_seco
     joint_dim = int(mods.proj_enc.w.out_features)
     vocab = int(mods.transducer_lin.w.out_features)
     files: Dict[str, Path] = {name: out / f"{name}.onnx" for name in ("encoder", "decoder", "joiner")}
-    _export_graph(SherpaEncoder(FullEncoder(mods)),
+    export_graph(SherpaEncoder(FullEncoder(mods)),
                   (torch.zeros(1, frames, n_mels), torch.tensor([frames], dtype=torch.int64)),
                   files["encoder"], ["x", "x_lens"], ["encoder_out", "encoder_out_lens"],
                   {"x": {0: "N", 1: "T"}, "x_lens": {0: "N"}, "encoder_out": {0: "N", 1: "T_out"},
                    "encoder_out_lens": {0: "N"}})
-    _export_graph(SherpaDecoder(mods), (torch.zeros(1, SherpaDecoder.context_size, dtype=torch.int64),),
+    export_graph(SherpaDecoder(mods), (torch.zeros(1, SherpaDecoder.context_size, dtype=torch.int64),),
                   files["decoder"], ["y"], ["decoder_out"], {"y": {0: "N"}, "decoder_out": {0: "N"}})
-    _export_graph(JointStep(mods), (torch.zeros(1, joint_dim), torch.zeros(1, joint_dim)), files["joiner"],
+    export_graph(JointStep(mods), (torch.zeros(1, joint_dim), torch.zeros(1, joint_dim)), files["joiner"],
                   ["encoder_out", "decoder_out"], ["logit"],
                   {"encoder_out": {0: "N"}, "decoder_out": {0: "N"}, "logit": {0: "N"}})
     metadata = {

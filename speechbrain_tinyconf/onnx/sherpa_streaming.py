@@ -5,7 +5,7 @@
 
 writes ``encoder.onnx``, ``decoder.onnx``, ``joiner.onnx`` (``*.int8.onnx``) and ``tokens.txt``,
 which ``sherpa_onnx.OnlineRecognizer.from_transducer`` loads as they are. The decoder, joiner and
-tokens are the offline export's (:mod:`speechbrain_tinyconf.sherpa_onnx`). The encoder follows
+tokens are the offline export's (:mod:`speechbrain_tinyconf.onnx.sherpa`). The encoder follows
 ``online-conformer-transducer-model.cc``: sherpa-onnx feeds it, in this order,
 
 * ``x (N, T, 80)``: ``T`` Kaldi fbank frames starting at ``processed_frames``; the stream then
@@ -47,10 +47,10 @@ from typing import Dict, Union
 import torch
 import torch.nn as nn
 
-from .onnx_export import JointStep, _check_encoder, _export_graph, _layer_step, _Normalize, quantize_int8, \
-    rel_pos_embs
-from .sherpa_onnx import SHERPA_FBANK, SherpaDecoder, SherpaExportError, _add_metadata, check_sherpa_compatible, \
-    tokens_txt
+from .export import export_graph
+from .graphs import JointStep, _check_encoder, _layer_step, _Normalize, rel_pos_embs
+from .passes import quantize_int8
+from .sherpa import SHERPA_FBANK, SherpaDecoder, SherpaExportError, _add_metadata, check_sherpa_compatible, tokens_txt
 
 PathLike = Union[str, Path]
 FEATURE_CACHE = 4  # fbank frames kept for the front-end's left context (3 needed, 4 keep the stride-2 phase)
@@ -190,14 +190,14 @@ def export_sherpa_streaming(mods, out_dir: PathLike, chunk_frames: int = 8, left
     files: Dict[str, Path] = {name: out / f"{name}.onnx" for name in ("encoder", "decoder", "joiner")}
     T = encoder.subsampling * encoder.g.chunk_frames
     attn, conv = encoder.initial_states(2)
-    _export_graph(encoder, (torch.randn(2, T, encoder.n_mels), attn, conv, torch.tensor([0, T], dtype=torch.int64)),
+    export_graph(encoder, (torch.randn(2, T, encoder.n_mels), attn, conv, torch.tensor([0, T], dtype=torch.int64)),
                   files["encoder"], ["x", "cached_attn", "cached_conv", "processed_frames"],
                   ["encoder_out", "new_cached_attn", "new_cached_conv"],
                   {"x": {0: "N"}, "cached_attn": {2: "N"}, "cached_conv": {2: "N"}, "processed_frames": {0: "N"},
                    "encoder_out": {0: "N"}, "new_cached_attn": {2: "N"}, "new_cached_conv": {2: "N"}})
-    _export_graph(SherpaDecoder(mods), (torch.zeros(1, SherpaDecoder.context_size, dtype=torch.int64),),
+    export_graph(SherpaDecoder(mods), (torch.zeros(1, SherpaDecoder.context_size, dtype=torch.int64),),
                   files["decoder"], ["y"], ["decoder_out"], {"y": {0: "N"}, "decoder_out": {0: "N"}})
-    _export_graph(JointStep(mods), (torch.zeros(1, joint_dim), torch.zeros(1, joint_dim)), files["joiner"],
+    export_graph(JointStep(mods), (torch.zeros(1, joint_dim), torch.zeros(1, joint_dim)), files["joiner"],
                   ["encoder_out", "decoder_out"], ["logit"],
                   {"encoder_out": {0: "N"}, "decoder_out": {0: "N"}, "logit": {0: "N"}})
     metadata = {

@@ -1,0 +1,44 @@
+"""SharedTransformerASR: SpeechBrain's TransformerASR around one shared encoder, built once."""
+
+import pytest
+import torch
+from speechbrain.lobes.models.transformer import Transformer
+from speechbrain.lobes.models.transformer.TransformerASR import TransformerASR
+
+from speechbrain_tinyconf import SharedConformerEncoder, SharedTransformerASR, SharingPlan
+
+ARGS = dict(input_size=40, tgt_vocab=10, d_model=32, nhead=4, num_encoder_layers=6, num_decoder_layers=0, d_ffn=64,
+            kernel_size=7, attention_type="RelPosMHAXL", positional_encoding=None, normalize_before=True,
+            causal=False, encoder_module="conformer")
+
+
+def test_one_encoder_built_and_one_validation(monkeypatch):
+    validated = []
+    validate = SharingPlan.validate
+    monkeypatch.setattr(SharingPlan, "validate", lambda plan, n: validated.append(n) or validate(plan, n))
+    # SpeechBrain's own ConformerEncoder (the full-size stack) is never built
+    monkeypatch.setattr(Transformer, "ConformerEncoder", None)
+    asr = SharedTransformerASR(**ARGS, sharing={"unique_blocks": 2})
+    assert validated == [6]
+    assert isinstance(asr.encoder, SharedConformerEncoder) and len(asr.encoder.layers) == 6
+    assert asr.plan.unique_blocks == 2
+
+
+def test_same_modules_as_speechbrains_conformer_asr():
+    """Without sharing, the same parameters (names and shapes) and the same outputs for the same weights."""
+    ours, stock = SharedTransformerASR(**ARGS), TransformerASR(**ARGS)
+    shapes = lambda m: {k: tuple(v.shape) for k, v in m.state_dict().items()}  # noqa: E731
+    assert shapes(ours) == shapes(stock)
+    ours.load_state_dict(stock.state_dict(), strict=True)
+    x = torch.rand(2, 12, 40)
+    assert torch.allclose(ours.eval().encode(x), stock.eval().encode(x), atol=1e-6)
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"encoder_module": "transformer"}, "only 'conformer' can be shared"),
+    ({"normalize_before": False}, "normalize_before must be True"),
+    ({"num_encoder_layers": 5}, "unique_blocks"),
+])
+def test_errors_name_the_argument(change, message):
+    with pytest.raises(ValueError, match=message):
+        SharedTransformerASR(**{**ARGS, **change}, sharing={"unique_blocks": 2})
