@@ -159,8 +159,6 @@ def instantiate(model_dir: PathLike) -> Dict[str, Any]:
     return hparams
 
 
-
-
 def export(run_dir: PathLike, model_dir: PathLike, ckpt: str = "average", num_avg: Optional[int] = None,
            overwrite: bool = False, example: Optional[PathLike] = None) -> Path:
     """Builds ``model_dir`` from a recipe run (see the module docstring); returns it.

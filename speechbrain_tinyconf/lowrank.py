@@ -255,4 +255,3 @@ class LowRankWeight(nn.Module):
 
     def right_inverse(self, weight: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         return svd_factors(weight, self.rank)
-

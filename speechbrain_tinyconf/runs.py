@@ -202,8 +202,6 @@ def choose_checkpoint(run_dir: PathLike, mode: str = "average", num_avg: int = 1
     return CheckpointChoice(state, Path(norm_ckpt.paramfiles["normalizer"]), mode, chosen, norm_ckpt)
 
 
-
-
 # ---------------------------------------------------------------------------
 # Resuming
 

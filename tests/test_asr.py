@@ -1,8 +1,7 @@
-"""SharedTransformerASR: SpeechBrain's TransformerASR around one shared encoder, built once."""
+"""SharedTransformerASR: SpeechBrain's TransformerASR around a shared encoder; the plan validated once."""
 
 import pytest
 import torch
-from speechbrain.lobes.models.transformer import Transformer
 from speechbrain.lobes.models.transformer.TransformerASR import TransformerASR
 
 from speechbrain_tinyconf import SharedConformerEncoder, SharedTransformerASR, SharingPlan
@@ -12,12 +11,10 @@ ARGS = dict(input_size=40, tgt_vocab=10, d_model=32, nhead=4, num_encoder_layers
             causal=False, encoder_module="conformer")
 
 
-def test_one_encoder_built_and_one_validation(monkeypatch):
+def test_plan_validated_once(monkeypatch):
     validated = []
     validate = SharingPlan.validate
     monkeypatch.setattr(SharingPlan, "validate", lambda plan, n: validated.append(n) or validate(plan, n))
-    # SpeechBrain's own ConformerEncoder (the full-size stack) is never built
-    monkeypatch.setattr(Transformer, "ConformerEncoder", None)
     asr = SharedTransformerASR(**ARGS, sharing={"unique_blocks": 2})
     assert validated == [6]
     assert isinstance(asr.encoder, SharedConformerEncoder) and len(asr.encoder.layers) == 6
@@ -34,9 +31,21 @@ def test_same_modules_as_speechbrains_conformer_asr():
     assert torch.allclose(ours.eval().encode(x), stock.eval().encode(x), atol=1e-6)
 
 
+def test_seeded_init_is_speechbrains_random_stream():
+    """SpeechBrain's TransformerASR is built first (its encoder too): the same seed gives the same weights as
+    building the stock model and then the shared encoder, so seeded runs keep their starting point."""
+    torch.manual_seed(0)
+    ours = SharedTransformerASR(**ARGS, sharing={"unique_blocks": 2})
+    torch.manual_seed(0)
+    stock = TransformerASR(**ARGS)
+    shared = SharedConformerEncoder(num_layers=6, d_model=32, d_ffn=64, nhead=4, kernel_size=7, dropout=0.1,
+                                    attention_type="RelPosMHAXL", sharing={"unique_blocks": 2})
+    assert torch.equal(ours.custom_src_module.layers[0].w.weight, stock.custom_src_module.layers[0].w.weight)
+    assert all(torch.equal(a, b) for a, b in zip(ours.encoder.state_dict().values(), shared.state_dict().values()))
+
+
 @pytest.mark.parametrize("change, message", [
     ({"encoder_module": "transformer"}, "only 'conformer' can be shared"),
-    ({"normalize_before": False}, "normalize_before must be True"),
     ({"num_encoder_layers": 5}, "unique_blocks"),
 ])
 def test_errors_name_the_argument(change, message):
