@@ -420,15 +420,21 @@ def main(argv: List[str], prepare: Callable[[Dict, List[str]], None] = prepare_l
             logger.info("%s WER written to %s", name, asr.hparams.test_wer_file)
 
 
-def release_process_group() -> None:
+def release_process_group(finished: bool = True) -> None:
     """A process group left to the interpreter's exit can abort a gloo rank ("terminate called
-    without an active exception", seen once in the DDP test under load)."""
+    without an active exception", seen twice in the DDP test under load, also after an explicit
+    destroy): after a finished run every rank waits for the others first, so none tears down while
+    another still talks (not after an error: a rank stuck in a collective would never arrive)."""
     if torch.distributed.is_available() and torch.distributed.is_initialized():
+        if finished:
+            torch.distributed.barrier()
         torch.distributed.destroy_process_group()
 
 
 if __name__ == "__main__":
     try:
         main(sys.argv[1:])
-    finally:
-        release_process_group()
+    except BaseException:
+        release_process_group(finished=False)
+        raise
+    release_process_group()

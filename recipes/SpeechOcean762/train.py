@@ -50,8 +50,10 @@ def main(argv: List[str]) -> None:
     defaults = yaml.safe_load(SCHEDULE.read_text(encoding="utf-8"))
     try:
         recipe.main(argv, prepare=prepare_kaldi_splits, defaults=defaults)
-    finally:
-        recipe.release_process_group()
+    except BaseException:
+        recipe.release_process_group(finished=False)
+        raise
+    recipe.release_process_group()
 
 
 if __name__ == "__main__":
