@@ -28,7 +28,7 @@ Authors
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Dict, List, Union
+from typing import Any, Dict, List, Union
 
 import torch
 import torch.nn as nn
@@ -117,30 +117,43 @@ def _add_metadata(path: Path, meta: Dict[str, str]) -> None:
 
 def export_sherpa_onnx(mods, out_dir: PathLike, int8: bool = False, example_seconds: float = 3.0) -> Dict[str, Path]:
     """Writes the sherpa-onnx files of ``mods`` (see the module docstring); returns them by name."""
-    check_sherpa_compatible(mods)
-    if mods.tokenizer_path is None:
-        raise SherpaExportError("--format sherpa-onnx needs the model's tokenizer (a model or run folder, not a YAML)")
-    mods.eval()
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = prepare_export(mods, out_dir)
     n_mels = SHERPA_FBANK["n_mels"]
     frames = int(example_seconds * 100)
-    joint_dim = int(mods.proj_enc.w.out_features)
-    vocab = int(mods.transducer_lin.w.out_features)
     files: Dict[str, Path] = {name: out / f"{name}.onnx" for name in ("encoder", "decoder", "joiner")}
     export_graph(SherpaEncoder(FullEncoder(mods)),
                   (torch.zeros(1, frames, n_mels), torch.tensor([frames], dtype=torch.int64)),
                   files["encoder"], ["x", "x_lens"], ["encoder_out", "encoder_out_lens"],
                   {"x": {0: "N", 1: "T"}, "x_lens": {0: "N"}, "encoder_out": {0: "N", 1: "T_out"},
                    "encoder_out_lens": {0: "N"}})
+    encoder_meta = {"model_type": "conformer", "model_author": "speechbrain-tinyconf", "comment": str(mods.source)}
+    return finish_export(mods, out, files, encoder_meta, int8)
+
+
+def prepare_export(mods, out_dir: PathLike) -> Path:
+    """Checks that sherpa-onnx can run ``mods`` and that it has a tokenizer; creates ``out_dir``."""
+    check_sherpa_compatible(mods)
+    if mods.tokenizer_path is None:
+        raise SherpaExportError("--format sherpa-onnx needs the model's tokenizer (a model or run folder, not a YAML)")
+    mods.eval()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def finish_export(mods, out: Path, files: Dict[str, Path], encoder_meta: Dict[str, Any], int8: bool
+                  ) -> Dict[str, Path]:
+    """After ``files["encoder"]`` is written: the decoder and joiner (the same for offline and streaming),
+    metadata on all three, the int8 twins and ``tokens.txt``; returns ``files`` completed."""
+    joint_dim = int(mods.proj_enc.w.out_features)
     export_graph(SherpaDecoder(mods), (torch.zeros(1, SherpaDecoder.context_size, dtype=torch.int64),),
-                  files["decoder"], ["y"], ["decoder_out"], {"y": {0: "N"}, "decoder_out": {0: "N"}})
+                 files["decoder"], ["y"], ["decoder_out"], {"y": {0: "N"}, "decoder_out": {0: "N"}})
     export_graph(JointStep(mods), (torch.zeros(1, joint_dim), torch.zeros(1, joint_dim)), files["joiner"],
-                  ["encoder_out", "decoder_out"], ["logit"],
-                  {"encoder_out": {0: "N"}, "decoder_out": {0: "N"}, "logit": {0: "N"}})
+                 ["encoder_out", "decoder_out"], ["logit"],
+                 {"encoder_out": {0: "N"}, "decoder_out": {0: "N"}, "logit": {0: "N"}})
     metadata = {
-        "encoder": {"model_type": "conformer", "model_author": "speechbrain-tinyconf", "comment": str(mods.source)},
-        "decoder": {"vocab_size": vocab, "context_size": SherpaDecoder.context_size},
+        "encoder": encoder_meta,
+        "decoder": {"vocab_size": int(mods.transducer_lin.w.out_features), "context_size": SherpaDecoder.context_size},
         "joiner": {"joiner_dim": joint_dim},
     }
     for name, meta in metadata.items():

@@ -48,9 +48,8 @@ import torch
 import torch.nn as nn
 
 from .export import export_graph
-from .graphs import JointStep, _check_encoder, _layer_step, _Normalize, rel_pos_embs
-from .passes import quantize_int8
-from .sherpa import SHERPA_FBANK, SherpaDecoder, SherpaExportError, _add_metadata, check_sherpa_compatible, tokens_txt
+from .graphs import _check_encoder, _layer_step, _Normalize, rel_pos_embs
+from .sherpa import SHERPA_FBANK, SherpaExportError, finish_export, prepare_export
 
 PathLike = Union[str, Path]
 FEATURE_CACHE = 4  # fbank frames kept for the front-end's left context (3 needed, 4 keep the stride-2 phase)
@@ -178,15 +177,8 @@ class SherpaStreamingEncoder(nn.Module):
 def export_sherpa_streaming(mods, out_dir: PathLike, chunk_frames: int = 8, left_chunks: int = 4,
                             int8: bool = False) -> Dict[str, Path]:
     """Writes the sherpa-onnx online files of ``mods`` (see the module docstring); returns them by name."""
-    check_sherpa_compatible(mods)
-    if mods.tokenizer_path is None:
-        raise SherpaExportError("--format sherpa-onnx needs the model's tokenizer (a model or run folder, not a YAML)")
-    mods.eval()
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = prepare_export(mods, out_dir)
     encoder = SherpaStreamingEncoder(mods, int(chunk_frames), int(left_chunks))
-    joint_dim = int(mods.proj_enc.w.out_features)
-    vocab = int(mods.transducer_lin.w.out_features)
     files: Dict[str, Path] = {name: out / f"{name}.onnx" for name in ("encoder", "decoder", "joiner")}
     T = encoder.subsampling * encoder.g.chunk_frames
     attn, conv = encoder.initial_states(2)
@@ -195,21 +187,4 @@ def export_sherpa_streaming(mods, out_dir: PathLike, chunk_frames: int = 8, left
                   ["encoder_out", "new_cached_attn", "new_cached_conv"],
                   {"x": {0: "N"}, "cached_attn": {2: "N"}, "cached_conv": {2: "N"}, "processed_frames": {0: "N"},
                    "encoder_out": {0: "N"}, "new_cached_attn": {2: "N"}, "new_cached_conv": {2: "N"}})
-    export_graph(SherpaDecoder(mods), (torch.zeros(1, SherpaDecoder.context_size, dtype=torch.int64),),
-                  files["decoder"], ["y"], ["decoder_out"], {"y": {0: "N"}, "decoder_out": {0: "N"}})
-    export_graph(JointStep(mods), (torch.zeros(1, joint_dim), torch.zeros(1, joint_dim)), files["joiner"],
-                  ["encoder_out", "decoder_out"], ["logit"],
-                  {"encoder_out": {0: "N"}, "decoder_out": {0: "N"}, "logit": {0: "N"}})
-    metadata = {
-        "encoder": encoder.metadata(mods),
-        "decoder": {"vocab_size": vocab, "context_size": SherpaDecoder.context_size},
-        "joiner": {"joiner_dim": joint_dim},
-    }
-    for name, meta in metadata.items():
-        _add_metadata(files[name], meta)
-        if int8:
-            files[f"{name}.int8"] = quantize_int8(files[name], out / f"{name}.int8.onnx")
-            _add_metadata(files[f"{name}.int8"], meta)
-    files["tokens"] = out / "tokens.txt"
-    files["tokens"].write_text(tokens_txt(mods.tokenizer_path), encoding="utf-8")
-    return files
+    return finish_export(mods, out, files, encoder.metadata(mods), int8)
