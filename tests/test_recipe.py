@@ -219,3 +219,13 @@ def test_time_budget_ends_training_and_still_evaluates(tone_corpus, tmp_path):
     assert re.findall(r"epoch: (\d+),", log) == ["1"] and "steps: 1 " in log  # one update, then it stops
     assert "split: test" in log and (out / "wer_test.txt").is_file()
     assert "train_time_budget_minutes=0 spent" in (out / "log.txt").read_text()
+
+
+def test_optimizer_step_limit_from_the_command_line(tone_corpus, tmp_path):
+    """SpeechBrain 1.1.2 parses --optimizer_step_limit as a string (the step check then raises TypeError)."""
+    out = tmp_path / "run"
+    proc = subprocess.run(_cmd(tone_corpus, out, "--number_of_epochs", "5", "--optimizer_step_limit", "2"),
+                          capture_output=True, text=True, env=ENV, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    log = (out / "train_log.txt").read_text()
+    assert re.findall(r"steps: (\d+) ", log) == ["2"] and "split: test" in log  # 2 updates, then evaluation
