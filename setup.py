@@ -30,8 +30,9 @@ EXTRAS = {
     # bench/ablation.py plots WER against parameters; bench/pocketsphinx_reference.py is the
     # reference recognizer of the real-speech results (its wheel ships an English model)
     "bench": {"matplotlib": ">=3.7", "pocketsphinx": ">=5"},
-    # speechbrain_tinyconf.onnx_export / onnx_runtime, bench/benchmark.py (TorchScript exporter: no onnxscript)
-    "export": {"onnx": ">=1.23,<2", "onnxruntime": ">=1.31,<2"},
+    # speechbrain_tinyconf.onnx_export / onnx_runtime, bench/benchmark.py (TorchScript exporter: no onnxscript);
+    # onnx-ir: onnxruntime's block-wise int4 quantiser (MatMulNBits, --int4) imports it
+    "export": {"onnx": ">=1.23,<2", "onnxruntime": ">=1.31,<2", "onnx-ir": ">=1.1,<2"},
     # running exported models where people deploy them (python -m speechbrain_tinyconf.onnx_export --format sherpa-onnx)
     "sherpa": {"sherpa-onnx": ">=1.12"},
 }

@@ -311,7 +311,7 @@ def run_child(spec: Dict[str, Any]) -> Dict[str, Any]:
         mods = load_transducer(spec["source"], seed=spec.get("seed"))
         searcher = mods.greedy_searcher()
     else:
-        model = runtime.OrtTransducer(spec["onnx_dir"], int8=engine == "ort-int8", threads=threads)
+        model = runtime.OrtTransducer(spec["onnx_dir"], precision=engine[len("ort-"):], threads=threads)
     result: Dict[str, Any] = {**spec, "audio_seconds": seconds, "rss_after_imports_mb": rss_imports}
     if mode == "full":
         if engine == "pytorch":

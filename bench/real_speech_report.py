@@ -149,7 +149,7 @@ def markdown(rows: List[Dict[str, Any]], reference: Optional[Dict[str, Any]], de
                   "| model | precision | encoder+decoder+joiner MB | test WER | test children | test adults |",
                   "|---|---|---:|---:|---:|---:|"]
         for d in deployed:
-            for precision in ("fp32", "int8"):
+            for precision in [p for p in ("fp32", "int8", "int4") if p in d]:  # int4 since 2026-12-01
                 cell = d[precision]
                 lines.append(f"| {d['source']} | {precision} | {cell['model_bytes'] / 1e6:.2f} | "
                              f"**{_wer(cell, 'all')}** | {_wer(cell, 'children')} | {_wer(cell, 'adults')} |")

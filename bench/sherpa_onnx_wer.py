@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
-"""WER of a model deployed with sherpa-onnx (fp32 and int8) on a Kaldi data dir, scored like every
+"""WER of a model deployed with sherpa-onnx (fp32, int8 and int4) on a Kaldi data dir, scored like every
 other real-speech row (``bench/real_speech.py``).
 
     python bench/sherpa_onnx_wer.py pretrained/ ../shared/real-speech/speechocean762 \\
         --split test --out results/sherpa_onnx_pretrained
 
 Exports SOURCE (a run folder of the recipe or a pretrained folder) with
-``speechbrain_tinyconf.onnx_export --format sherpa-onnx --int8`` into ``OUT/sherpa-onnx``, decodes
+``speechbrain_tinyconf.onnx_export --format sherpa-onnx --int8 --int4`` into ``OUT/sherpa-onnx``, decodes
 every utterance of ``CORPUS/SPLIT`` with ``sherpa_onnx.OfflineRecognizer`` (greedy search, one
 thread) for each precision, and writes ``OUT/wer_<split>_<precision>.txt`` (SpeechBrain
 alignments), ``OUT/summary_<split>.json`` (WER by children/adults and on-disk model sizes).
@@ -31,20 +31,20 @@ from tqdm import tqdm
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from real_speech import read_data_dir, score  # noqa: E402
 
-PRECISIONS = ("fp32", "int8")
+PRECISIONS = ("fp32", "int8", "int4")
 
 
-def decode_all(model_dir: Path, items, int8: bool) -> Dict[str, str]:
+def decode_all(model_dir: Path, items, precision: str) -> Dict[str, str]:
     """``{utterance id: upper-case hypothesis}`` from sherpa-onnx's offline greedy search."""
     import sherpa_onnx
 
     from speechbrain_tinyconf.onnx.sherpa import sherpa_files
 
     recognizer = sherpa_onnx.OfflineRecognizer.from_transducer(
-        *sherpa_files(model_dir, int8=int8), num_threads=1, sample_rate=16000, feature_dim=80,
+        *sherpa_files(model_dir, precision), num_threads=1, sample_rate=16000, feature_dim=80,
         decoding_method="greedy_search")
     hyps = {}
-    for utt, path, _ in tqdm(items, desc=f"sherpa-onnx {'int8' if int8 else 'fp32'}"):
+    for utt, path, _ in tqdm(items, desc=f"sherpa-onnx {precision}"):
         wav, rate = sf.read(path, dtype="float32", always_2d=True)
         stream = recognizer.create_stream()
         stream.accept_waveform(rate, wav[:, 0])
@@ -68,17 +68,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     model_dir = args.out / "sherpa-onnx"
     try:
-        files = export_sherpa_onnx(load_transducer(args.source), model_dir, int8=True)
+        files = export_sherpa_onnx(load_transducer(args.source), model_dir, int8=True, int4=True)
     except (SherpaExportError, FileNotFoundError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     items = read_data_dir(args.corpus, args.split)
     summary: Dict[str, Dict] = {"source": str(args.source), "split": args.split}
     for precision in PRECISIONS:
-        int8 = precision == "int8"
-        hyps = decode_all(model_dir, items, int8)
+        hyps = decode_all(model_dir, items, precision)
         summary[precision] = score(items, hyps, args.out / f"wer_{args.split}_{precision}.txt", args.corpus / args.split)
-        suffix = ".int8" if int8 else ""
+        suffix = "" if precision == "fp32" else f".{precision}"
         summary[precision]["model_bytes"] = sum(files[f"{n}{suffix}"].stat().st_size
                                                 for n in ("encoder", "decoder", "joiner"))
     (args.out / f"summary_{args.split}.json").write_text(json.dumps(summary, indent=2) + "\n")

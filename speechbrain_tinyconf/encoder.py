@@ -7,7 +7,11 @@ then, following a :class:`~speechbrain_tinyconf.sharing.SharingPlan`,
 1. swaps chosen linears for :class:`LowRankLinear` (and ``RelPosMHAXL`` for
    :class:`LowRankRelPosMHAXL`, whose packed QKV projection is one), and
 2. ties parameters: every layer's parameter is replaced by the single tensor of
-   its owner key, so layers run SpeechBrain's own layer code on shared weights.
+   its owner key, so layers run SpeechBrain's own layer code on shared weights,
+3. adds the per-layer :class:`~speechbrain_tinyconf.scales.ChannelScale` modules
+   (``branch_scales``, ``per_layer: [scales]``), untied, inside each layer.
+
+Forward and streaming are SpeechBrain's, untouched.
 
 Checkpoints store each shared tensor once, under the name of its first use; a
 load pre-hook re-expands them, and refuses checkpoints whose tying differs.
@@ -23,18 +27,14 @@ from typing import Any, Dict, Mapping, Optional, Union
 
 import torch
 import torch.nn as nn
-from speechbrain.lobes.models.transformer.Conformer import (
-    ConformerEncoder,
-    ConformerEncoderLayer,
-    ConformerEncoderStreamingContext,
-)
+from speechbrain.lobes.models.transformer.Conformer import ConformerEncoder, ConformerEncoderLayer
 from speechbrain.nnet.activations import Swish
 from speechbrain.nnet.attention import RelPosMHAXL
-from speechbrain.utils.dynamic_chunk_training import DynChunkTrainConfig
 from torch.nn.utils import parametrize
 
 from .attention import LowRankRelPosMHAXL
 from .lowrank import LowRankLinear, LowRankWeight, check_rank
+from .scales import add_branch_scales, add_output_scale, rename_legacy_scale_keys
 from .sharing import ParamKind, SharingPlan
 
 BIAS_NAMES = ("bias", "pos_bias_u", "pos_bias_v")
@@ -103,15 +103,13 @@ class SharedConformerEncoder(ConformerEncoder):
             for layer in self.layers:
                 _factorise_layer(layer, self.plan)
         self._tie_parameters()
-        if self.plan.branch_scales is not None:
-            # Added after tying: always one tensor per virtual layer and branch.
-            for layer in self.layers:
-                for branch in BRANCHES:
-                    _add_branch_scale(getattr(layer, branch), d_model, self.plan.branch_scales)
-        self.layer_scales: Optional[nn.Parameter] = None
-        if "scales" in self.plan.per_layer:
-            # (virtual layer, channel); ones keep the unscaled encoder at init.
-            self.layer_scales = nn.Parameter(torch.ones(num_layers, d_model))
+        # Scales are added after tying: each virtual layer owns its own.
+        self._legacy_keys: Dict[str, str] = {}
+        for layer in self.layers:
+            if self.plan.branch_scales is not None:
+                self._legacy_keys.update(add_branch_scales(layer, d_model, self.plan.branch_scales))
+            if "scales" in self.plan.per_layer:
+                self._legacy_keys.update(add_output_scale(layer, d_model))
         self._aliases = tied_aliases(self)
         self.register_state_dict_post_hook(_drop_aliases_hook)
         self.register_load_state_dict_pre_hook(_rename_legacy_keys_hook)  # before the aliases are expanded
@@ -133,86 +131,6 @@ class SharedConformerEncoder(ConformerEncoder):
                     )
                 parent_path, _, leaf = path.rpartition(".")
                 setattr(layer.get_submodule(parent_path), leaf, owner)
-
-    # --------------------------------------------------------------- forward
-    def forward(
-        self,
-        src: torch.Tensor,
-        src_mask: Optional[torch.Tensor] = None,
-        src_key_padding_mask: Optional[torch.Tensor] = None,
-        pos_embs: Optional[torch.Tensor] = None,
-        dynchunktrain_config: Optional[DynChunkTrainConfig] = None,
-    ):
-        """Same contract as ``ConformerEncoder.forward``: ``(output, attention_list[, hidden])``."""
-        if self.layer_scales is None:
-            return super().forward(src, src_mask, src_key_padding_mask, pos_embs, dynchunktrain_config)
-        self._check_pos_embs(pos_embs)
-        output = src  # (batch, time, d_model)
-        attention_lst, hidden_state_lst = [], [output]
-        keep_probs = torch.rand(len(self.layers)) if self.layerdrop_prob > 0.0 else None
-        for i, enc_layer in enumerate(self.layers):
-            if self.training and keep_probs is not None and keep_probs[i] <= self.layerdrop_prob:
-                continue
-            output, attention = enc_layer(
-                output,
-                src_mask=src_mask,
-                src_key_padding_mask=src_key_padding_mask,
-                pos_embs=pos_embs,
-                dynchunktrain_config=dynchunktrain_config,
-            )
-            output = output * self.layer_scales[i]
-            attention_lst.append(attention)
-            hidden_state_lst.append(output)
-        output = self.norm(output)
-        if self.output_hidden_states:
-            return output, attention_lst, hidden_state_lst
-        return output, attention_lst
-
-    def forward_streaming(
-        self,
-        src: torch.Tensor,
-        context: ConformerEncoderStreamingContext,
-        pos_embs: Optional[torch.Tensor] = None,
-    ):
-        """Same contract as ``ConformerEncoder.forward_streaming`` (one chunk, mutable context)."""
-        if self.layer_scales is None:
-            return super().forward_streaming(src, context, pos_embs)
-        self._check_pos_embs(pos_embs)
-        output, attention_lst = src, []
-        for i, enc_layer in enumerate(self.layers):
-            output, attention = enc_layer.forward_streaming(output, pos_embs=pos_embs, context=context.layers[i])
-            output = output * self.layer_scales[i]
-            attention_lst.append(attention)
-        return self.norm(output), attention_lst
-
-    def _check_pos_embs(self, pos_embs: Optional[torch.Tensor]) -> None:
-        if self.attention_type == "RelPosMHAXL" and pos_embs is None:
-            raise ValueError("SharedConformerEncoder: RelPosMHAXL attention needs pos_embs")
-
-
-# ---------------------------------------------------------------------------
-# Per-layer residual-branch scales (``sharing.branch_scales``).
-
-# The residual branches of SpeechBrain's ConformerEncoderLayer, in forward order.
-BRANCHES = ("ffn_module1", "mha_layer", "convolution_module", "ffn_module2")
-
-
-def _add_branch_scale(branch: nn.Module, d_model: int, init: float) -> None:
-    # A parameter on the branch module plus a plain-function hook (no closure):
-    # SpeechBrain's layer code runs unchanged, and deepcopy/pickle stay correct.
-    branch.branch_scale = nn.Parameter(torch.full((d_model,), float(init)))
-    branch.register_forward_hook(_scale_branch_output)
-
-
-def _scale_branch_output(module: nn.Module, inputs, output):
-    if isinstance(output, tuple):  # attention: (output, attention weights)
-        return (output[0] * module.branch_scale,) + tuple(output[1:])
-    return output * module.branch_scale
-
-
-def branch_scale(branch: nn.Module) -> Optional[torch.Tensor]:
-    """The per-channel output scale of a residual branch, or ``None`` if it has none."""
-    return getattr(branch, "branch_scale", None)
 
 
 # ---------------------------------------------------------------------------
@@ -311,6 +229,13 @@ def _rename_legacy_keys_hook(module, state_dict, prefix, *args) -> None:
             for old, new in sub.LEGACY_KEYS.items():
                 if f"{path}.{old}" in state_dict:
                     state_dict[f"{path}.{new}"] = state_dict.pop(f"{path}.{old}")
+    # Checkpoints from before scales were modules: branch scales were attributes of the branch,
+    # per-layer scales one (layers, d_model) tensor on the encoder.
+    layer_scales = state_dict.pop(prefix + "layer_scales", None)
+    for i in range(len(module.layers)):
+        rename_legacy_scale_keys(state_dict, f"{prefix}layers.{i}.", module._legacy_keys)
+        if layer_scales is not None:
+            state_dict[f"{prefix}layers.{i}.norm2.1.scale"] = layer_scales[i]
 
 
 def _expand_aliases_hook(module, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs):

@@ -1,6 +1,6 @@
-"""ONNX export (fp32 and int8) of a speechbrain-tinyconf transducer.
+"""ONNX export (fp32, int8, int4) of a speechbrain-tinyconf transducer.
 
-    python -m speechbrain_tinyconf.onnx_export SOURCE OUT_DIR [--int8] [--chunk-frames 8 16] [--left-chunks 4]
+    python -m speechbrain_tinyconf.onnx_export SOURCE OUT_DIR [--int8] [--int4] [--chunk-frames 8 16] [--left-chunks 4]
 
 ``SOURCE`` is a model folder written by :mod:`speechbrain_tinyconf.export`, a
 recipe output folder (``hyperparams.yaml`` + ``save/``; the checkpoint is
@@ -20,6 +20,8 @@ weights, identity feature normalisation: for sizes and timings only).
 * ``joint.onnx`` -- ``enc (B, joint_dim)`` + ``pred (B, joint_dim)`` -> ``logits (B, vocab)``.
 * ``*.int8.onnx`` (``--int8``) -- the same graphs after onnxruntime dynamic
   quantisation (:func:`speechbrain_tinyconf.onnx.passes.quantize_int8`).
+* ``*.int4.onnx`` (``--int4``) -- 4-bit block-wise MatMul weights (``MatMulNBits``), the
+  other weights int8 (:func:`speechbrain_tinyconf.onnx.passes.quantize_int4`).
 * ``frontend.npz`` -- constants of the Fbank (mel matrix, window, dB settings)
   for :class:`NumpyFbank`, and ``onnx_config.json`` (dimensions, blank index,
   streaming geometry, files and sizes); ``tokenizer.model`` when the source has one.
@@ -71,6 +73,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         help="model folder (export output), recipe run folder, or hparams .yaml (random weights)")
     parser.add_argument("out_dir", help="folder to write the ONNX files to")
     parser.add_argument("--int8", action="store_true", help="also write dynamically quantised *.int8.onnx graphs")
+    parser.add_argument("--int4", action="store_true",
+                        help="also write *.int4.onnx graphs: 4-bit block-wise MatMul weights (MatMulNBits), the rest int8")
     parser.add_argument("--chunk-frames", type=int, nargs="+", default=[8, 16],
                         help="streaming chunk sizes in encoder frames, one graph each (default 8 16 = 320/640 ms)")
     parser.add_argument("--left-chunks", type=int, default=4, help="attention left context in chunks (default 4)")
@@ -86,7 +90,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return _main_sherpa(args)
     try:
         result = export_onnx(args.source, args.out_dir, int8=args.int8, chunk_frames=args.chunk_frames,
-                             left_chunks=args.left_chunks, seed=args.seed)
+                             left_chunks=args.left_chunks, seed=args.seed, int4=args.int4)
     except (FileNotFoundError, ValueError, RuntimeError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -106,9 +110,9 @@ def _main_sherpa(args) -> int:
             from .onnx.sherpa_streaming import export_sherpa_streaming
 
             files = export_sherpa_streaming(mods, args.out_dir, chunk_frames=args.chunk_frames[0],
-                                            left_chunks=args.left_chunks, int8=args.int8)
+                                            left_chunks=args.left_chunks, int8=args.int8, int4=args.int4)
         else:
-            files = export_sherpa_onnx(mods, args.out_dir, int8=args.int8)
+            files = export_sherpa_onnx(mods, args.out_dir, int8=args.int8, int4=args.int4)
     except (FileNotFoundError, SherpaExportError, ValueError, RuntimeError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

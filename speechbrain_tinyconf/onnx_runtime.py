@@ -4,7 +4,7 @@ Reads a folder written by ``python -m speechbrain_tinyconf.onnx_export`` and
 decodes greedily, full-utterance or chunk by chunk:
 
     from speechbrain_tinyconf.onnx_runtime import OrtTransducer
-    model = OrtTransducer("onnx_dir", int8=True, threads=1)
+    model = OrtTransducer("onnx_dir", precision="int8", threads=1)
     tokens = model.transcribe(wav)                    # 16 kHz mono float32 numpy array
     tokens = model.transcribe_streaming(wav, 8)       # 8 encoder frames (320 ms) per step
     print(model.decode_text(tokens))                  # needs sentencepiece and tokenizer.model
@@ -29,6 +29,7 @@ import numpy as np
 PathLike = Union[str, Path]
 CONFIG_NAME = "onnx_config.json"
 FRONTEND_NAME = "frontend.npz"
+PRECISIONS = ("fp32", "int8", "int4")  # file suffixes: .onnx, .int8.onnx, .int4.onnx
 
 
 # ---------------------------------------------------------------------------
@@ -200,13 +201,15 @@ class OrtTransducer:
     ---------
     onnx_dir : str or Path
         Folder written by :func:`speechbrain_tinyconf.onnx.export.export_transducer`.
-    int8 : bool
-        Use the ``*.int8.onnx`` graphs.
+    precision : str
+        ``fp32`` (``*.onnx``), ``int8`` (``*.int8.onnx``) or ``int4`` (``*.int4.onnx``) graphs.
     threads : int
         onnxruntime intra-op threads per session.
     """
 
-    def __init__(self, onnx_dir: PathLike, int8: bool = False, threads: int = 1):
+    def __init__(self, onnx_dir: PathLike, precision: str = "fp32", threads: int = 1):
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision={precision!r}: expected one of {', '.join(PRECISIONS)}")
         self.dir = Path(onnx_dir)
         config = self.dir / CONFIG_NAME
         if not config.is_file():
@@ -214,7 +217,7 @@ class OrtTransducer:
                 f"{CONFIG_NAME} not found in {self.dir} (not a folder written by speechbrain_tinyconf.onnx_export)"
             )
         self.config = json.loads(config.read_text(encoding="utf-8"))
-        self.int8, self.threads = int8, threads
+        self.precision, self.threads = precision, threads
         self.fbank = NumpyFbank.load(self.dir / FRONTEND_NAME)
         self.blank = int(self.config["blank_index"])
         self.max_symbols = int(self.config["max_symbols_per_step"])
@@ -224,9 +227,9 @@ class OrtTransducer:
 
     def path(self, name: str) -> Path:
         """File of graph ``name`` (``encoder``, ``encoder_chunk8``, ``predictor``, ``joint``) at this precision."""
-        path = self.dir / (f"{name}.int8.onnx" if self.int8 else f"{name}.onnx")
+        path = self.dir / (f"{name}.onnx" if self.precision == "fp32" else f"{name}.{self.precision}.onnx")
         if not path.is_file():
-            hint = " (export with --int8)" if self.int8 else ""
+            hint = "" if self.precision == "fp32" else f" (export with --{self.precision})"
             raise FileNotFoundError(f"{path.name} not found in {self.dir}{hint}")
         return path
 

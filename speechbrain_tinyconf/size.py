@@ -57,6 +57,8 @@ class SizeReport:
 def part_of(name: str) -> str:
     """Breakdown bucket of a parameter name: Conformer layers by module, else top-level child."""
     match = _LAYER.match(name)
+    if match and name.endswith(".scale"):  # a ChannelScale (scales.py), whichever branch it ends
+        return f"{match.group(1)}.scales"
     if match:
         return f"{match.group(1)}.{module_of(match.group(2)) or 'norms'}"
     head, _, rest = name.partition(".")

@@ -1,4 +1,5 @@
-"""`sharing.branch_scales`: a per-virtual-layer scale on each residual branch of SpeechBrain's layer."""
+"""`sharing.branch_scales`: a per-virtual-layer scale on each residual branch of SpeechBrain's layer,
+as a `ChannelScale` module inside the branch (no hooks, SpeechBrain's own forward)."""
 
 import copy
 import pickle
@@ -10,7 +11,7 @@ from speechbrain.nnet.attention import RelPosEncXL
 from speechbrain.utils.dynamic_chunk_training import DynChunkTrainConfig
 
 from speechbrain_tinyconf import SharedConformerEncoder, size_report
-from speechbrain_tinyconf.encoder import BRANCHES
+from speechbrain_tinyconf.scales import ChannelScale
 
 CFG = dict(num_layers=4, d_model=32, d_ffn=64, nhead=4, kernel_size=7, dropout=0.0)
 TOL = 1e-5
@@ -22,16 +23,38 @@ def _inputs(batch=2, frames=24):
     return x, RelPosEncXL(CFG["d_model"])(x)
 
 
+# The residual branches of SpeechBrain's ConformerEncoderLayer and where their scale sits.
+BRANCH_SCALE = {
+    "ffn_module1": lambda layer: layer.ffn_module1[-1],
+    "mha_layer": lambda layer: layer.mha_layer.out_proj[1],
+    "convolution_module": lambda layer: layer.convolution_module.after_conv[-1],
+    "ffn_module2": lambda layer: layer.ffn_module2[-1],
+}
+BRANCHES = tuple(BRANCH_SCALE)
+
+
+def _scale(layer, branch):
+    module = BRANCH_SCALE[branch](layer)
+    assert isinstance(module, ChannelScale)
+    return module.scale
+
+
 def _scales(enc):
-    return {name: p for name, p in enc.named_parameters() if name.endswith("branch_scale")}
+    ids = {id(_scale(layer, b)) for layer in enc.layers for b in BRANCHES}
+    return {name: p for name, p in enc.named_parameters() if id(p) in ids}
+
+
+def _speechbrain_keys(state_dict):
+    """Our state_dict in SpeechBrain's ConformerEncoder names (the scales dropped)."""
+    return {k.replace("out_proj.0.", "out_proj."): v for k, v in state_dict.items() if not k.endswith(".scale")}
 
 
 def test_unit_scales_equal_speechbrain_encoder():
     torch.manual_seed(0)
     ref = ConformerEncoder(**CFG).eval()
     ours = SharedConformerEncoder(**CFG, sharing={"branch_scales": 1.0}).eval()
-    result = ours.load_state_dict(ref.state_dict(), strict=False)
-    assert sorted(result.missing_keys) == sorted(_scales(ours))  # only the scales are new
+    result = ours.load_state_dict(ref.state_dict(), strict=False)  # SpeechBrain's names load (out_proj mapped)
+    assert sorted(result.missing_keys) == sorted(_scales(ours)) and not result.unexpected_keys  # only scales new
     x, pos = _inputs()
     assert (ref(x, pos_embs=pos)[0] - ours(x, pos_embs=pos)[0]).abs().max() <= TOL
 
@@ -51,11 +74,11 @@ def test_every_branch_is_scaled():
     # and each branch on its own changes the output
     for branch in BRANCHES:
         with torch.no_grad():
-            getattr(enc.layers[1], branch).branch_scale.fill_(1.0)
+            _scale(enc.layers[1], branch).fill_(1.0)
         out = enc(x, pos_embs=pos)[0]
         assert (out - expected).abs().max() > 1e-3, branch
         with torch.no_grad():
-            getattr(enc.layers[1], branch).branch_scale.zero_()
+            _scale(enc.layers[1], branch).zero_()
 
 
 def test_scales_are_per_virtual_layer_and_counted():
@@ -78,7 +101,7 @@ def test_copies_and_checkpoints_keep_their_own_scales(tmp_path):
     before = enc(x, pos_embs=pos)[0]
     for clone in (copy.deepcopy(enc), pickle.loads(pickle.dumps(enc))):
         with torch.no_grad():
-            clone.layers[0].mha_layer.branch_scale.fill_(2.0)
+            _scale(clone.layers[0], "mha_layer").fill_(2.0)
         assert (clone(x, pos_embs=pos)[0] - before).abs().max() > 1e-3
         assert (enc(x, pos_embs=pos)[0] - before).abs().max() == 0  # the original is untouched
     torch.save(clone.state_dict(), tmp_path / "enc.ckpt")
@@ -106,11 +129,11 @@ def test_scales_equal_folded_weights_full_and_streaming():
         for i, scale in enumerate(_scales(ours).values()):
             scale.uniform_(0.2, 1.5, generator=torch.Generator().manual_seed(i))
     ref = ConformerEncoder(**CFG).eval()
-    ref.load_state_dict(ours.state_dict(), strict=False)
+    assert not ref.load_state_dict(_speechbrain_keys(ours.state_dict()), strict=True).missing_keys
     with torch.no_grad():
         for ref_layer, layer in zip(ref.layers, ours.layers):
             for branch in BRANCHES:
-                scale = getattr(layer, branch).branch_scale
+                scale = _scale(layer, branch)
                 linear = _last_linear(ref_layer, branch)
                 linear.weight.mul_(scale[:, None])
                 linear.bias.mul_(scale)
@@ -131,3 +154,19 @@ def test_scales_equal_folded_weights_full_and_streaming():
 def test_bad_init_names_the_field(value):
     with pytest.raises(ValueError, match=r"sharing\.branch_scales"):
         SharedConformerEncoder(**CFG, sharing={"branch_scales": value})
+
+
+def test_scales_are_modules_not_hooks():
+    """One mechanism: ChannelScale modules in print(model) and the state_dict; SpeechBrain's forward runs."""
+    enc = SharedConformerEncoder(**CFG, sharing={"branch_scales": 0.1, "per_layer": ["scales"]})
+    assert type(enc).forward is ConformerEncoder.forward
+    assert type(enc).forward_streaming is ConformerEncoder.forward_streaming
+    assert all(not m._forward_hooks and not m._forward_pre_hooks for m in enc.modules())
+    assert repr(enc.layers[0]).count("ChannelScale(32)") == len(BRANCHES) + 1
+    assert isinstance(enc.layers[2].norm2[1], ChannelScale)  # the per-layer scale follows norm2
+    assert sum(k.endswith(".scale") for k in enc.state_dict()) == CFG["num_layers"] * (len(BRANCHES) + 1)
+
+
+def test_regular_attention_is_refused_with_the_field():
+    with pytest.raises(ValueError, match=r"sharing\.branch_scales needs RelPosMHAXL"):
+        SharedConformerEncoder(**CFG, attention_type="regularMHA", sharing={"branch_scales": 0.1})

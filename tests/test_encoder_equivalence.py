@@ -109,10 +109,12 @@ def test_streaming_through_transformer_asr_identical():
 
 
 def test_layer_scales_path_equals_plain_path_at_init():
-    """`per_layer: [scales]` uses its own loop; at init (scales=1) it must equal the plain one."""
+    """`per_layer: [scales]` (a ChannelScale after norm2); at init (scales=1) it equals the plain layer."""
     plain = SharedConformerEncoder(**CFG, sharing={"unique_blocks": 1}).eval()
     scaled = SharedConformerEncoder(**CFG, sharing={"unique_blocks": 1, "per_layer": ["scales"]}).eval()
-    scaled.load_state_dict({**plain.state_dict(), "layer_scales": scaled.layer_scales.detach()})
+    result = scaled.load_state_dict(plain.state_dict(), strict=False)  # norm2.* -> norm2.0.*
+    assert sorted(result.missing_keys) == [f"layers.{i}.norm2.1.scale" for i in range(CFG["num_layers"])]
+    assert not result.unexpected_keys
     x, pos = _inputs()
     assert (plain(x, pos_embs=pos)[0] - scaled(x, pos_embs=pos)[0]).abs().max() <= TOL
     config = DynChunkTrainConfig(chunk_size=8, left_context_size=2)
@@ -124,11 +126,11 @@ def test_layer_scales_path_equals_plain_path_at_init():
         assert (a - b).abs().max() <= TOL
     # a non-trivial scale changes the output: the scales are really applied
     with torch.no_grad():
-        scaled.layer_scales[1].fill_(0.5)
+        scaled.layers[1].norm2[1].scale.fill_(0.5)
     assert (plain(x, pos_embs=pos)[0] - scaled(x, pos_embs=pos)[0]).abs().max() > 1e-3
 
 
 def test_missing_pos_embs_raises():
     enc = SharedConformerEncoder(**CFG, sharing={"per_layer": ["scales"]})
-    with pytest.raises(ValueError, match="pos_embs"):
+    with pytest.raises(ValueError, match="positional embeddings are mandatory"):  # SpeechBrain's own check
         enc(torch.randn(1, 5, CFG["d_model"]))

@@ -195,6 +195,10 @@ def test_defaults_file_goes_under_the_command_line(tmp_path, capsys):
         argv, defaults = train.take_defaults_file(["h.yaml", *flag, "--lr", "0.1"])
         assert argv == ["h.yaml", "--lr", "0.1"] and defaults == {"lr": 0.5, "vocab_size": 7}
     assert train.with_defaults("lr: 0.1", defaults) == {"lr": 0.1, "vocab_size": 7}
+    later = tmp_path / "e.yaml"
+    later.write_text("vocab_size: 9\n")
+    argv, defaults = train.take_defaults_file(["--defaults", str(path), "h.yaml", f"--defaults={later}"])
+    assert argv == ["h.yaml"] and defaults == {"lr": 0.5, "vocab_size": 9}  # a later file wins
     with pytest.raises(SystemExit):
         train.take_defaults_file(["h.yaml", "--defaults", str(tmp_path / "none.yaml")])
     assert "none.yaml: file not found" in capsys.readouterr().err

@@ -56,7 +56,7 @@ def test_offline_recognizer_gives_the_pytorch_tokens(sherpa_onnx, trained_sherpa
     mods = load_transducer(trained_sherpa_run)
     recognizers = {
         precision: sherpa_onnx.OfflineRecognizer.from_transducer(
-            *sherpa_files(exported, int8=precision == "int8"), num_threads=1, sample_rate=16000, feature_dim=80,
+            *sherpa_files(exported, precision), num_threads=1, sample_rate=16000, feature_dim=80,
             decoding_method="greedy_search")
         for precision in ("fp32", "int8")
     }

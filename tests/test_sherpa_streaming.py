@@ -47,7 +47,7 @@ def exported(mods, tmp_path_factory):
 
 
 def recognizer(sherpa_onnx, out, int8=False, **kwargs):
-    tokens = sherpa_files(out, int8=int8)
+    tokens = sherpa_files(out, "int8" if int8 else "fp32")
     return sherpa_onnx.OnlineRecognizer.from_transducer(
         tokens[3], *tokens[:3], num_threads=1, sample_rate=16000, feature_dim=80, decoding_method="greedy_search",
         **kwargs)
@@ -249,17 +249,22 @@ def test_cli_and_refusals(trained_sherpa_run, sherpa_onnx, tmp_path, capsys):
 
 
 def test_endpointing_splits_a_long_file(sherpa_onnx, exported, learnable_corpus):
-    """Three utterances separated by 1.5 s of silence: sherpa-onnx's endpoint rule 2 cuts three segments.
+    """Three utterances separated by 3 s of quiet room noise: sherpa-onnx's endpoint rule 2 cuts three segments.
 
     After an endpoint sherpa-onnx resets ``processed_frames`` to 0 (keeping the caches): the graph then
     starts afresh (masked caches, start-of-stream padding), so each segment is decoded like a new stream.
+
+    The rule's 1.2 s lies between the longest gap inside an utterance and the pause. Measured on this
+    tiny tone model (each utterance alone, then 3 s of noise at amplitude 0.001): up to 0.84 s between
+    tokens inside an utterance, last token at most 0.64 s after its end. Louder "silence" (0.01, the
+    corpus's own noise floor) is where the 20-second model misbehaves: it delayed a last word by 2.4 s.
     """
     rng = np.random.default_rng(5)
     utts = [sf.read(p, dtype="float32")[0] for p in sorted((learnable_corpus / "test").rglob("*.flac"))[:3]]
-    silence = lambda: (0.01 * rng.standard_normal(24000)).astype(np.float32)  # noqa: E731
+    silence = lambda: (0.001 * rng.standard_normal(48000)).astype(np.float32)  # noqa: E731
     wav = np.concatenate([piece for u in utts for piece in (u, silence())])
     rec = recognizer(sherpa_onnx, exported, enable_endpoint_detection=True, rule1_min_trailing_silence=2.4,
-                     rule2_min_trailing_silence=0.8, rule3_min_utterance_length=20)
+                     rule2_min_trailing_silence=1.2, rule3_min_utterance_length=20)
     stream = rec.create_stream()
     stream.accept_waveform(16000, wav)
     stream.input_finished()

@@ -343,7 +343,8 @@ def fail(message: str) -> None:
 
 
 def take_defaults_file(argv: List[str]) -> Tuple[List[str], Dict]:
-    """``argv`` without its ``--defaults FILE``, and FILE's overrides (plain YAML, e.g. ``cpu_demo.yaml``)."""
+    """``argv`` without its ``--defaults FILE`` options, and the files' overrides (plain YAML, e.g.
+    ``cpu_demo.yaml``), merged in the order given: a later file wins, the command line wins over all."""
     rest, files = [], []
     args = iter(argv)
     for arg in args:
@@ -353,26 +354,22 @@ def take_defaults_file(argv: List[str]) -> Tuple[List[str], Dict]:
             files.append(arg[len("--defaults="):])
         else:
             rest.append(arg)
-    if len(files) > 1:
-        fail("--defaults: give one file")
-    if not files:
-        return rest, {}
-    path = Path(files[0])
-    if not path.is_file():
-        fail(f"--defaults {files[0]}: file not found")
-    values = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    if not isinstance(values, dict):
-        fail(f"--defaults {path}: expected a mapping of overrides")
-    return rest, values
+    merged: Dict = {}
+    for name in files:
+        path = Path(name)
+        if not path.is_file():
+            fail(f"--defaults {name}: file not found")
+        values = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        if not isinstance(values, dict):
+            fail(f"--defaults {path}: expected a mapping of overrides")
+        merged.update(values)
+    return rest, merged
 
 
-def main(argv: List[str], prepare: Callable[[Dict, List[str]], None] = prepare_librispeech_splits,
-         defaults: Optional[Dict] = None) -> None:
-    """The whole recipe. Other corpora reuse it with their own ``prepare`` (see
-    ``recipes/SpeechOcean762/train.py``) and ``defaults``: overrides applied under the command line's.
-    ``--defaults FILE`` on the command line adds FILE's overrides to ``defaults`` (run_demo.sh: cpu_demo.yaml)."""
-    sb_argv, file_defaults = take_defaults_file(argv)
-    defaults = {**(defaults or {}), **file_defaults}
+def main(argv: List[str], prepare: Callable[[Dict, List[str]], None] = prepare_librispeech_splits) -> None:
+    """The whole recipe. Other corpora reuse it with their own ``prepare`` and a ``--defaults`` file
+    (``recipes/SpeechOcean762/train.py``); run_demo.sh passes ``--defaults cpu_demo.yaml``."""
+    sb_argv, defaults = take_defaults_file(argv)
     hparams_file, run_opts, overrides = sb.parse_arguments(sb_argv)
     if isinstance(run_opts.get("optimizer_step_limit"), str):  # SpeechBrain 1.1.2 leaves this flag a string
         run_opts = dataclasses.replace(run_opts, optimizer_step_limit=int(run_opts.optimizer_step_limit))

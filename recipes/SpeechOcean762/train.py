@@ -8,7 +8,7 @@ The LibriSpeech recipe (``recipes/LibriSpeech/train.py``: the same ``TransducerA
 tokenizer, data pipeline, evaluation) with two differences: data preparation reads Kaldi data
 dirs (``kaldi_prepare.py``: ``<data_folder>/<split>/{wav.scp,text,utt2spk[,segments]}``), and
 ``cpu_schedule.yaml`` beside this file (splits, a schedule for 2 CPU cores, augmentation) is
-applied under the command-line overrides. Any model file of ``hparams/`` works unchanged.
+passed as the first ``--defaults`` file, under any other ``--defaults`` and the command line. Any model file of ``hparams/`` works unchanged.
 
 Authors
 -------
@@ -21,8 +21,6 @@ import importlib.util
 import sys
 from pathlib import Path
 from typing import Dict, List
-
-import yaml
 
 HERE = Path(__file__).resolve().parent
 SCHEDULE = HERE / "cpu_schedule.yaml"
@@ -47,9 +45,8 @@ def prepare_kaldi_splits(hparams: Dict, splits: List[str]) -> None:
 
 def main(argv: List[str]) -> None:
     recipe = _librispeech_recipe()
-    defaults = yaml.safe_load(SCHEDULE.read_text(encoding="utf-8"))
     try:
-        recipe.main(argv, prepare=prepare_kaldi_splits, defaults=defaults)
+        recipe.main(["--defaults", str(SCHEDULE), *argv], prepare=prepare_kaldi_splits)
     except BaseException:
         recipe.release_process_group(finished=False)
         raise

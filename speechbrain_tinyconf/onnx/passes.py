@@ -115,8 +115,11 @@ def shorten_names(model) -> int:
     return before - model.ByteSize()
 
 
-def quantize_int8(fp32_path: PathLike, int8_path: PathLike) -> Path:
-    """onnxruntime dynamic quantisation of ``fp32_path`` into ``int8_path``.
+INT8_OPS = ("MatMul", "Gemm", "Conv", "Gather")
+
+
+def quantize_int8(fp32_path: PathLike, int8_path: PathLike, op_types: Tuple[str, ...] = INT8_OPS) -> Path:
+    """onnxruntime dynamic quantisation of ``fp32_path`` into ``int8_path`` (nodes of ``op_types``).
 
     int8 weights (per tensor) for every MatMul with a constant
     weight, every pointwise (1x1, ungrouped) convolution and the embedding
@@ -144,13 +147,76 @@ def quantize_int8(fp32_path: PathLike, int8_path: PathLike) -> Path:
         warnings.simplefilter("ignore")
         quantize_dynamic(
             str(fp32_path), str(int8_path), weight_type=QuantType.QInt8,
-            op_types_to_quantize=["MatMul", "Gemm", "Conv", "Gather"], nodes_to_exclude=keep_fp32,
+            op_types_to_quantize=list(op_types), nodes_to_exclude=keep_fp32,
             extra_options={"MatMulConstBOnly": True},
         )
     model = onnx.load(str(int8_path))
     shorten_names(model)
     onnx.save(model, str(int8_path))
     return Path(int8_path)
+
+
+INT4_BLOCK = 32  # weights per scale along the input dimension (onnxruntime's default is 128)
+
+
+def gemms_to_matmuls(model) -> int:
+    """Rewrites each ``Gemm`` with a constant weight (alpha = beta = 1, A not transposed) as
+    ``MatMul`` (+ ``Add`` of its bias), so that MatMul quantisers take it. Returns how many."""
+    from onnx import helper, numpy_helper
+
+    graph = model.graph
+    inits = {init.name: init for init in graph.initializer}
+    nodes, rewritten = [], 0
+    for node in graph.node:
+        attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+        if (node.op_type != "Gemm" or node.input[1] not in inits or attrs.get("transA", 0)
+                or attrs.get("alpha", 1.0) != 1.0 or attrs.get("beta", 1.0) != 1.0):
+            nodes.append(node)
+            continue
+        weight = numpy_helper.to_array(inits[node.input[1]])
+        name = f"{node.input[1]}_kn"  # (in, out): MatMul's layout
+        graph.initializer.append(numpy_helper.from_array(weight.T.copy() if attrs.get("transB", 0) else weight, name))
+        has_bias = len(node.input) > 2 and node.input[2]
+        product = f"{node.output[0]}_mm" if has_bias else node.output[0]
+        nodes.append(helper.make_node("MatMul", [node.input[0], name], [product], name=f"{node.name}_mm"))
+        if has_bias:
+            nodes.append(helper.make_node("Add", [product, node.input[2]], [node.output[0]], name=f"{node.name}_add"))
+        rewritten += 1
+    del graph.node[:]
+    graph.node.extend(nodes)
+    remove_unused_initializers(model)
+    return rewritten
+
+
+def quantize_int4(fp32_path: PathLike, int4_path: PathLike, block_size: int = INT4_BLOCK) -> Path:
+    """4-bit weights for every MatMul, with onnxruntime's block-wise quantiser; the rest as int8.
+
+    Every MatMul with a constant weight becomes a ``MatMulNBits`` node: symmetric int4, one fp32
+    scale per ``block_size`` input rows, activations fp32 (weight-only); Gemms are rewritten as
+    MatMuls first. A weight tied across layers stays one initializer. The weights MatMulNBits
+    does not cover (pointwise convolutions, the embedding table) then get :func:`quantize_int8`'s
+    treatment; depthwise and front-end convolutions, norms, biases and scales stay fp32.
+    """
+    import onnx
+
+    model = onnx.load(str(fp32_path))
+    gemms_to_matmuls(model)  # e.g. the GRU cell's gates: 4-bit like every other weight
+    with _quiet_quantizer():
+        # imported here: on first import this module calls logging.basicConfig(level=INFO), which the
+        # stand-in handler of _quiet_quantizer turns into a no-op
+        from onnxruntime.quantization import QuantFormat
+        from onnxruntime.quantization.matmul_nbits_quantizer import (DefaultWeightOnlyQuantConfig,
+                                                                      MatMulNBitsQuantizer)
+
+        config = DefaultWeightOnlyQuantConfig(block_size=block_size, is_symmetric=True, bits=4,
+                                              quant_format=QuantFormat.QOperator, op_types_to_quantize=("MatMul",))
+        quantizer = MatMulNBitsQuantizer(model, algo_config=config)
+        quantizer.process()
+    model = quantizer.model.model
+    dedupe_initializers(model)  # a tied weight reached through several MatMuls: one stored copy
+    remove_unused_initializers(model)
+    onnx.save(model, str(int4_path))
+    return quantize_int8(int4_path, int4_path, op_types=tuple(op for op in INT8_OPS if op != "MatMul"))
 
 
 @contextlib.contextmanager
@@ -174,9 +240,14 @@ def _quiet_quantizer() -> Iterator[None]:
     root.addFilter(keep)
     if stand_in is not None:
         root.addHandler(stand_in)
+    # the int4 quantiser logs every node at INFO on its own logger
+    own = logging.getLogger("onnxruntime.quantization.matmul_nbits_quantizer")
+    own_level = own.level
+    own.setLevel(logging.ERROR)
     try:
         yield
     finally:
+        own.setLevel(own_level)
         root.removeFilter(keep)
         if stand_in is not None:
             root.removeHandler(stand_in)

@@ -37,7 +37,7 @@ from ..frontend import KaldiFbank
 from ..predictor import StatelessPredictor
 from .export import export_graph
 from .graphs import FullEncoder, JointStep
-from .passes import quantize_int8
+from .passes import quantize_int4, quantize_int8
 
 PathLike = Union[str, Path]
 SHERPA_FBANK = {"sample_rate": 16000, "n_mels": 80, "frame_length_ms": 25.0, "frame_shift_ms": 10.0,
@@ -115,7 +115,8 @@ def _add_metadata(path: Path, meta: Dict[str, str]) -> None:
     onnx.save(model, str(path))
 
 
-def export_sherpa_onnx(mods, out_dir: PathLike, int8: bool = False, example_seconds: float = 3.0) -> Dict[str, Path]:
+def export_sherpa_onnx(mods, out_dir: PathLike, int8: bool = False, int4: bool = False,
+                       example_seconds: float = 3.0) -> Dict[str, Path]:
     """Writes the sherpa-onnx files of ``mods`` (see the module docstring); returns them by name."""
     out = prepare_export(mods, out_dir)
     n_mels = SHERPA_FBANK["n_mels"]
@@ -127,7 +128,7 @@ def export_sherpa_onnx(mods, out_dir: PathLike, int8: bool = False, example_seco
                   {"x": {0: "N", 1: "T"}, "x_lens": {0: "N"}, "encoder_out": {0: "N", 1: "T_out"},
                    "encoder_out_lens": {0: "N"}})
     encoder_meta = {"model_type": "conformer", "model_author": "speechbrain-tinyconf", "comment": str(mods.source)}
-    return finish_export(mods, out, files, encoder_meta, int8)
+    return finish_export(mods, out, files, encoder_meta, int8, int4)
 
 
 def prepare_export(mods, out_dir: PathLike) -> Path:
@@ -141,8 +142,8 @@ def prepare_export(mods, out_dir: PathLike) -> Path:
     return out
 
 
-def finish_export(mods, out: Path, files: Dict[str, Path], encoder_meta: Dict[str, Any], int8: bool
-                  ) -> Dict[str, Path]:
+def finish_export(mods, out: Path, files: Dict[str, Path], encoder_meta: Dict[str, Any], int8: bool,
+                  int4: bool = False) -> Dict[str, Path]:
     """After ``files["encoder"]`` is written: the decoder and joiner (the same for offline and streaming),
     metadata on all three, the int8 twins and ``tokens.txt``; returns ``files`` completed."""
     joint_dim = int(mods.proj_enc.w.out_features)
@@ -158,16 +159,18 @@ def finish_export(mods, out: Path, files: Dict[str, Path], encoder_meta: Dict[st
     }
     for name, meta in metadata.items():
         _add_metadata(files[name], meta)
-        if int8:
-            files[f"{name}.int8"] = quantize_int8(files[name], out / f"{name}.int8.onnx")
-            _add_metadata(files[f"{name}.int8"], meta)
+        for precision, quantize, wanted in (("int8", quantize_int8, int8), ("int4", quantize_int4, int4)):
+            if wanted:
+                files[f"{name}.{precision}"] = quantize(files[name], out / f"{name}.{precision}.onnx")
+                _add_metadata(files[f"{name}.{precision}"], meta)
     files["tokens"] = out / "tokens.txt"
     files["tokens"].write_text(tokens_txt(mods.tokenizer_path), encoding="utf-8")
     return files
 
 
-def sherpa_files(out_dir: PathLike, int8: bool = False) -> List[str]:
-    """``[encoder, decoder, joiner, tokens]`` paths of an export, for ``from_transducer``."""
+def sherpa_files(out_dir: PathLike, precision: str = "fp32") -> List[str]:
+    """``[encoder, decoder, joiner, tokens]`` paths of an export at ``precision`` (fp32, int8, int4),
+    for ``from_transducer``."""
     out = Path(out_dir)
-    suffix = ".int8.onnx" if int8 else ".onnx"
+    suffix = ".onnx" if precision == "fp32" else f".{precision}.onnx"
     return [str(out / f"{n}{suffix}") for n in ("encoder", "decoder", "joiner")] + [str(out / "tokens.txt")]

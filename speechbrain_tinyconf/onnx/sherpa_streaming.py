@@ -144,8 +144,6 @@ class SherpaStreamingEncoder(nn.Module):
         new_mha, new_conv = [], []
         for i, layer in enumerate(encoder.layers):
             h, mha_ctx, conv_ctx = _layer_step(layer, h, attn[:, i], conv[:, i, P:], pos, key_pad, conv_keep, C, L, P)
-            if getattr(encoder, "layer_scales", None) is not None:
-                h = h * encoder.layer_scales[i]
             new_mha.append(mha_ctx)
             new_conv.append(conv_ctx)
         out = self.proj_enc(encoder.norm(h))
@@ -175,7 +173,7 @@ class SherpaStreamingEncoder(nn.Module):
 
 
 def export_sherpa_streaming(mods, out_dir: PathLike, chunk_frames: int = 8, left_chunks: int = 4,
-                            int8: bool = False) -> Dict[str, Path]:
+                            int8: bool = False, int4: bool = False) -> Dict[str, Path]:
     """Writes the sherpa-onnx online files of ``mods`` (see the module docstring); returns them by name."""
     out = prepare_export(mods, out_dir)
     encoder = SherpaStreamingEncoder(mods, int(chunk_frames), int(left_chunks))
@@ -187,4 +185,4 @@ def export_sherpa_streaming(mods, out_dir: PathLike, chunk_frames: int = 8, left
                   ["encoder_out", "new_cached_attn", "new_cached_conv"],
                   {"x": {0: "N"}, "cached_attn": {2: "N"}, "cached_conv": {2: "N"}, "processed_frames": {0: "N"},
                    "encoder_out": {0: "N"}, "new_cached_attn": {2: "N"}, "new_cached_conv": {2: "N"}})
-    return finish_export(mods, out, files, encoder.metadata(mods), int8)
+    return finish_export(mods, out, files, encoder.metadata(mods), int8, int4)

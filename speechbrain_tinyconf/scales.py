@@ -1,0 +1,97 @@
+"""Per-channel scales placed inside SpeechBrain's Conformer layer.
+
+A :class:`ChannelScale` is an ordinary module, so the scales are part of the
+model: they show in ``print(model)`` and in the state_dict, and the PyTorch
+and ONNX paths run them the same way, through SpeechBrain's own layer code.
+
+* ``sharing.branch_scales``: one after the last op of each residual branch
+  (the two FFNs, the attention's output projection, the convolution's
+  ``after_conv``), so every branch starts small (see README).
+* ``sharing.per_layer: [scales]``: one after the layer's final ``norm2``.
+
+They are added after tying, so each virtual layer owns its scales.
+
+Authors
+-------
+* speechbrain-tinyconf team 2026
+"""
+
+from __future__ import annotations
+
+from typing import Dict, Iterator, Tuple
+
+import torch
+import torch.nn as nn
+from speechbrain.lobes.models.transformer.Conformer import ConformerEncoderLayer
+from speechbrain.nnet.attention import RelPosMHAXL
+
+
+class ChannelScale(nn.Module):
+    """``y = x * scale``: one learnable factor per channel (the last dimension).
+
+    Example
+    -------
+    >>> s = ChannelScale(4, init=0.5)
+    >>> s(torch.ones(2, 4)).tolist()
+    [[0.5, 0.5, 0.5, 0.5], [0.5, 0.5, 0.5, 0.5]]
+    """
+
+    def __init__(self, channels: int, init: float = 1.0):
+        super().__init__()
+        self.scale = nn.Parameter(torch.full((channels,), float(init)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.scale
+
+    def extra_repr(self) -> str:
+        return str(self.scale.numel())
+
+
+def add_branch_scales(layer: ConformerEncoderLayer, d_model: int, init: float) -> Dict[str, str]:
+    """Append a :class:`ChannelScale` to each residual branch of ``layer``.
+
+    Returns ``{old key: new key}`` for checkpoints written before the scales were modules
+    (relative to the layer).
+    """
+    if not isinstance(layer.mha_layer, RelPosMHAXL):
+        raise ValueError(
+            "sharing.branch_scales needs RelPosMHAXL attention (attention_type: RelPosMHAXL), "
+            f"not {type(layer.mha_layer).__name__}"
+        )
+    legacy: Dict[str, str] = {}
+    for name, seq in (("ffn_module1", layer.ffn_module1), ("ffn_module2", layer.ffn_module2),
+                      ("convolution_module", layer.convolution_module.after_conv)):
+        seq.append(ChannelScale(d_model, init))
+        path = name if name != "convolution_module" else "convolution_module.after_conv"
+        legacy[f"{name}.branch_scale"] = f"{path}.{len(seq) - 1}.scale"
+    mha = layer.mha_layer
+    mha.out_proj = nn.Sequential(mha.out_proj, ChannelScale(d_model, init))
+    legacy["mha_layer.branch_scale"] = "mha_layer.out_proj.1.scale"
+    legacy["mha_layer.out_proj."] = "mha_layer.out_proj.0."  # a prefix: every key of the wrapped linear
+    return legacy
+
+
+def add_output_scale(layer: ConformerEncoderLayer, d_model: int) -> Dict[str, str]:
+    """Append a :class:`ChannelScale` (init 1: the unscaled layer) after ``layer.norm2``."""
+    layer.norm2 = nn.Sequential(layer.norm2, ChannelScale(d_model, 1.0))
+    return {"norm2.": "norm2.0."}
+
+
+def channel_scales(module: nn.Module) -> Iterator[Tuple[str, ChannelScale]]:
+    """Every :class:`ChannelScale` under ``module``, with its name."""
+    for name, sub in module.named_modules():
+        if isinstance(sub, ChannelScale):
+            yield name, sub
+
+
+def rename_legacy_scale_keys(state_dict: dict, layer_prefix: str, legacy: Dict[str, str]) -> None:
+    """Rename one layer's pre-module keys in place (``legacy`` as returned above; keys ending in
+    ``.`` are prefixes). Keys already in the new layout are left alone."""
+    for old, new in legacy.items():
+        if not old.endswith("."):
+            if layer_prefix + old in state_dict:
+                state_dict[layer_prefix + new] = state_dict.pop(layer_prefix + old)
+            continue
+        for key in [k for k in state_dict if k.startswith(layer_prefix + old)]:
+            if not key.startswith(layer_prefix + new) and not key.startswith(layer_prefix + old + "1."):
+                state_dict[layer_prefix + new + key[len(layer_prefix + old):]] = state_dict.pop(key)
