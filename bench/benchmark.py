@@ -8,7 +8,7 @@ Sections (printed, and written to ``OUT/benchmark.md`` and ``OUT/benchmark.json`
 
 1. **Sizes**, per hparams variant: unique/virtual parameters and virtual depth of
    the whole ASR model, fp32 and int8 bytes (``size_report``), the ONNX files
-   on disk (fp32, int8), MACs per second of audio (front-end + encoder +
+   on disk (fp32, int8, int4), MACs per second of audio (front-end + encoder +
    ``proj_enc``, counted with ``torch.utils.flop_counter``).
 2. **Sharing overhead**: encoder forward on 10 s of audio (250 frames) and one
    train step (forward + backward + AdamW on a fixed random batch) of the
@@ -19,7 +19,7 @@ Sections (printed, and written to ``OUT/benchmark.md`` and ``OUT/benchmark.json`
 3. **Transcription**: real-time factor and peak RSS of full-utterance
    transcription, and per-chunk latency of streaming (320 ms and 640 ms chunks),
    with PyTorch (the recipe's modules and SpeechBrain's searcher/streaming
-   wrappers) and onnxruntime (fp32 and int8), with 1 and 2 threads.
+   wrappers) and onnxruntime (fp32, int8 and int4), with 1 and 2 threads.
 
 Sections 1-2 run in this process. Each configuration of section 3 runs in a
 fresh child process of this script (``--child``), because a process's peak RSS
@@ -62,7 +62,7 @@ DEFAULT_VARIANTS = ["conformer_baseline", "repeat_layers", "shared_modules", "sh
                     "shared_lowrank_5M"]
 SAMPLE = ROOT.parent / "shared" / "librispeech-sample" / "LibriSpeech" / "test-clean" / "1089" / "134686" / \
     "1089-134686-0000.flac"  # 10.4 s
-ENGINES = ("pytorch", "ort-fp32", "ort-int8")
+ENGINES = ("pytorch", "ort-fp32", "ort-int8", "ort-int4")
 MODES = ("full", "stream320", "stream640")
 CHUNK_FRAMES = {"stream320": 8, "stream640": 16}
 LEFT_CHUNKS = 4
@@ -188,7 +188,7 @@ def size_section(name: str, path: Path, export_dir: Path, seed: int) -> Dict[str
     full = FullEncoder(mods).eval()
     macs = count_macs(lambda: full(feats, torch.ones(1)))
     result = export_transducer(mods, export_dir, chunk_frames=tuple(CHUNK_FRAMES.values()), left_chunks=LEFT_CHUNKS,
-                               int8=True)
+                               int8=True, int4=True)
     mb = {k: p.stat().st_size / 1e6 for k, p in result.files.items()}
     return {
         "variant": name,
@@ -200,6 +200,7 @@ def size_section(name: str, path: Path, export_dir: Path, seed: int) -> Dict[str
         "onnx_fp32_mb": mb["encoder"] + mb["predictor"] + mb["joint"],
         "onnx_int8_mb": mb["encoder.int8"] + mb["predictor.int8"] + mb["joint.int8"],
         "onnx_encoder_int8_mb": mb["encoder.int8"],
+        "onnx_int4_mb": mb["encoder.int4"] + mb["predictor.int4"] + mb["joint.int4"],
         "macs_per_second": int(macs),
     }
 
@@ -468,10 +469,10 @@ def build_report(data: Dict[str, Any]) -> str:
         "",
         md_table(
             ["variant", "unique params", "virtual params", "virtual depth", "fp32 MB", "int8 MB (est.)",
-             "ONNX fp32 MB", "ONNX int8 MB", "ONNX int8 encoder MB", "M MACs / s audio"],
+             "ONNX fp32 MB", "ONNX int8 MB", "ONNX int8 encoder MB", "ONNX int4 MB", "M MACs / s audio"],
             [[s["variant"], s["unique_params"], s["virtual_params"], s["virtual_depth"], s["fp32_mb"],
               s["int8_mb_estimate"], s["onnx_fp32_mb"], s["onnx_int8_mb"], s["onnx_encoder_int8_mb"],
-              s["macs_per_second"] / 1e6] for s in data["sizes"]],
+              s.get("onnx_int4_mb"), s["macs_per_second"] / 1e6] for s in data["sizes"]],
         ),
     ]
     if data["ratios"]:
@@ -549,8 +550,10 @@ def build_report(data: Dict[str, Any]) -> str:
             "",
             "`difflib` ratio of token sequences (1.0 = identical) on the benchmark audio.",
             "",
-            md_table(["model", "mode", "threads", "int8 vs fp32 (onnxruntime)", "onnxruntime fp32 vs PyTorch"],
-                     [[a["model"], a["mode"], a["threads"], a["int8_vs_fp32"], a["fp32_vs_pytorch"]]
+            md_table(["model", "mode", "threads", "int8 vs fp32 (onnxruntime)", "int4 vs fp32",
+                      "onnxruntime fp32 vs PyTorch"],
+                     [[a["model"], a["mode"], a["threads"], a["int8_vs_fp32"], a.get("int4_vs_fp32"),
+                       a["fp32_vs_pytorch"]]
                       for a in data["agreement"]], digits=3),
         ]
     parts += ["", "## Targets", "", md_table(["target", "measured", "met"],
@@ -672,7 +675,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         from speechbrain_tinyconf.onnx.export import export_onnx
 
         onnx_dir = work / "model_dir_onnx"
-        export_onnx(args.model_dir, onnx_dir, int8=True, chunk_frames=tuple(CHUNK_FRAMES.values()),
+        export_onnx(args.model_dir, onnx_dir, int8=True, int4=True, chunk_frames=tuple(CHUNK_FRAMES.values()),
                     left_chunks=LEFT_CHUNKS)
         models.append({"model": Path(args.model_dir).name, "source": str(Path(args.model_dir).resolve()),
                        "onnx_dir": str(onnx_dir), "seed": None})
@@ -699,6 +702,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                     "model": model["model"], "mode": mode, "threads": threads,
                     "int8_vs_fp32": token_agreement(row["ort-fp32"], row["ort-int8"])
                     if {"ort-fp32", "ort-int8"} <= set(row) else None,
+                    "int4_vs_fp32": token_agreement(row["ort-fp32"], row["ort-int4"])
+                    if {"ort-fp32", "ort-int4"} <= set(row) else None,
                     "fp32_vs_pytorch": token_agreement(row["pytorch"], row["ort-fp32"])
                     if {"ort-fp32", "pytorch"} <= set(row) else None,
                 })

@@ -30,6 +30,7 @@ def test_benchmark_quick_writes_every_section(tmp_path):
     assert size["variant"] == "tiny" and size["virtual_depth"] == 4
     assert 0 < size["unique_params"] < size["virtual_params"]  # tiny.yaml shares: 2 blocks for 4 layers
     assert size["int8_mb_estimate"] < size["fp32_mb"] and 0 < size["onnx_int8_mb"] < size["onnx_fp32_mb"]
+    assert 0 < size["onnx_int4_mb"] < size["onnx_int8_mb"]
     assert size["macs_per_second"] > 0
 
     (ratio,) = data["ratios"]
@@ -39,7 +40,7 @@ def test_benchmark_quick_writes_every_section(tmp_path):
 
     rows = data["transcription"]
     assert {(r["engine"], r["mode"]) for r in rows} == {
-        (e, m) for e in ("pytorch", "ort-fp32", "ort-int8") for m in ("full", "stream320", "stream640")}
+        (e, m) for e in ("pytorch", "ort-fp32", "ort-int8", "ort-int4") for m in ("full", "stream320", "stream640")}
     for r in rows:
         assert r["threads"] == 1 and r["rtf"] > 0
         assert 0 < r["rss_after_imports_mb"] <= r["peak_rss_mb"] < 8000
@@ -52,7 +53,7 @@ def test_benchmark_quick_writes_every_section(tmp_path):
     assert ort_rss < min(r["rss_after_imports_mb"] for r in rows if r["engine"] == "pytorch")
     # PyTorch and onnxruntime built from the same seed decode the same tokens.
     for a in data["agreement"]:
-        assert a["fp32_vs_pytorch"] == 1.0 and 0 <= a["int8_vs_fp32"] <= 1
+        assert a["fp32_vs_pytorch"] == 1.0 and 0 <= a["int8_vs_fp32"] <= 1 and 0 <= a["int4_vs_fp32"] <= 1
     assert data["targets"] and all(isinstance(t["met"], bool) for t in data["targets"])
     for title in ("## Sizes", "## Encoder time against", "## Full-utterance transcription", "## Streaming",
                   "## Token agreement", "## Targets"):
