@@ -10,7 +10,8 @@ and the commit (the ones the table states, else those of the commit that last wr
   (``train_log.txt``, ``wer_test.txt``, ``command.txt``, ``log.txt``);
 * real speech: ``docs/real_speech/real_speech.md`` (``bench/real_speech_report.py``);
 * ablation: ``docs/ablation/ablation.md`` (``bench/ablation.py``);
-* benchmark: ``bench/results/benchmark.md`` (``bench/benchmark.py``).
+* benchmark: ``bench/results/benchmark.md`` (``bench/benchmark.py``);
+* sherpa-onnx: ``bench/results/sherpa_onnx.md`` (``bench/sherpa_onnx_bench.py``).
 
 ``--check`` writes nothing and exits 1 if RESULTS.md differs from what would be written (the test
 suite runs it, so RESULTS.md cannot drift from the generated tables).
@@ -36,6 +37,7 @@ SOURCES: List[Tuple[str, str]] = [
     ("Real speech (speechocean762)", "docs/real_speech/real_speech.md"),
     ("Ablation at CPU scale (synthetic speech)", "docs/ablation/ablation.md"),
     ("CPU benchmark", "bench/results/benchmark.md"),
+    ("sherpa-onnx deployment benchmark", "bench/results/sherpa_onnx.md"),
 ]
 STATED = re.compile(r"on (\d{4}-\d\d-\d\d) \(commit ([0-9a-f]{7,40})")
 STAMP = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),\d+ - ")
