@@ -104,6 +104,17 @@ def percentile(values: Sequence[float], q: float) -> float:
     return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
 
 
+def median_time(fn: Callable[[], Any], reps: int) -> tuple:
+    """``(fn()'s last result, median seconds)`` over ``reps`` calls after one warm-up call."""
+    result = fn()  # warm-up (first-call allocations, onnxruntime's lazy session)
+    times = []
+    for _ in range(reps):
+        start = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - start)
+    return result, statistics.median(times)
+
+
 def peak_rss_mb() -> float:
     """This process's peak resident set size so far, in MiB.
 
@@ -322,13 +333,8 @@ def run_child(spec: Dict[str, Any]) -> Dict[str, Any]:
         else:
             def transcribe():
                 return model.transcribe(wav)
-        tokens = transcribe()  # warm-up (first-call allocations, onnxruntime's lazy session)
-        times = []
-        for _ in range(reps):
-            start = time.perf_counter()
-            tokens = transcribe()
-            times.append(time.perf_counter() - start)
-        result.update(rtf=statistics.median(times) / seconds, seconds_median=statistics.median(times), tokens=tokens)
+        tokens, median = median_time(transcribe, reps)
+        result.update(rtf=median / seconds, seconds_median=median, tokens=tokens)
     else:
         frames = CHUNK_FRAMES[mode]
         if engine == "pytorch":

@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchmark import SAMPLE, cpu_name, peak_rss_mb, percentile  # noqa: E402  (stdlib-only imports)
+from benchmark import SAMPLE, cpu_name, median_time, peak_rss_mb, percentile  # noqa: E402  (stdlib-only imports)
 
 ROOT = Path(__file__).resolve().parents[1]
 MODES = {"full": None, "stream320": 8, "stream640": 16}  # encoder frames per chunk (40 ms each)
@@ -94,13 +94,8 @@ def run_child(spec: Dict[str, Any]) -> Dict[str, Any]:
             rec.decode_stream(stream)
             return stream.result.text
 
-        text = transcribe()  # warm-up
-        times = []
-        for _ in range(reps):
-            start = time.perf_counter()
-            text = transcribe()
-            times.append(time.perf_counter() - start)
-        result.update(rtf=statistics.median(times) / seconds, seconds_median=statistics.median(times), text=text)
+        text, median = median_time(transcribe, reps)
+        result.update(rtf=median / seconds, seconds_median=median, text=text)
     else:
         rec = sherpa_onnx.OnlineRecognizer.from_transducer(str(model / "tokens.txt"), encoder, decoder, joiner,
                                                            **common)

@@ -10,7 +10,9 @@ and the commit (the ones the table states, else those of the commit that last wr
   (``train_log.txt``, ``wer_test.txt``, ``command.txt``, ``log.txt``);
 * real speech: ``docs/real_speech/real_speech.md`` (``bench/real_speech_report.py``);
 * ablation: ``docs/ablation/ablation.md`` (``bench/ablation.py``);
-* benchmark: ``bench/results/benchmark.md`` (``bench/benchmark.py``);
+* benchmark: ``bench/results/benchmark.md`` and, with the demo's trained model,
+  ``bench/results/trained_demo/benchmark.md`` (``bench/benchmark.py``);
+* quantised WER: ``bench/results/demo_onnx_wer/onnx_wer.md`` (``bench/onnx_wer.py``);
 * sherpa-onnx: ``bench/results/sherpa_onnx.md`` (``bench/sherpa_onnx_bench.py``).
 
 ``--check`` writes nothing and exits 1 if RESULTS.md differs from what would be written (the test
@@ -37,6 +39,8 @@ SOURCES: List[Tuple[str, str]] = [
     ("Real speech (speechocean762)", "docs/real_speech/real_speech.md"),
     ("Ablation at CPU scale (synthetic speech)", "docs/ablation/ablation.md"),
     ("CPU benchmark", "bench/results/benchmark.md"),
+    ("CPU benchmark, trained demo model", "bench/results/trained_demo/benchmark.md"),
+    ("Quantised WER, demo model", "bench/results/demo_onnx_wer/onnx_wer.md"),
     ("sherpa-onnx deployment benchmark", "bench/results/sherpa_onnx.md"),
 ]
 STATED = re.compile(r"on (\d{4}-\d\d-\d\d) \(commit ([0-9a-f]{7,40})")

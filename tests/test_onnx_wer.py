@@ -20,10 +20,11 @@ def test_fp32_wer_is_the_recipes_and_quantised_rows_are_scored(trained_run, tmp_
                            "--out", str(out)], capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
     summary = json.loads((out / "onnx_wer.json").read_text())
-    # onnxruntime's greedy search is SpeechBrain's token for token (tests/test_onnx.py): the fp32 row is the
-    # WER the recipe itself wrote for its test set
-    recipe_wer = float(re.match(r"%WER ([\d.]+)", (trained_run / "wer_test.txt").read_text()).group(1))
-    assert summary["fp32"]["wer"] == pytest.approx(recipe_wer, abs=0.01)
+    # onnxruntime's greedy search is SpeechBrain's token for token (tests/test_onnx.py), one utterance at a
+    # time; the recipe decodes padded batches. Measured: the same errors on this model (26 words); 2 more
+    # of 1,565 words on the demo model (29.39 % vs 29.27 %). Allowed: one word.
+    recipe_errors = int(re.match(r"%WER [\d.]+ \[ (\d+) /", (trained_run / "wer_test.txt").read_text()).group(1))
+    assert abs(summary["fp32"]["errors"] - recipe_errors) <= 1
     assert summary["fp32"]["same_tokens"] == summary["utterances"] == 8
     for precision in ("int8", "int4"):
         assert 0 <= summary[precision]["same_tokens"] <= 8 and (out / f"wer_{precision}.txt").is_file()
