@@ -131,6 +131,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 0
     out.write_text(text, encoding="utf-8")
     print(out)
+    for _, rel in SOURCES:  # provenance from git: it changes when the table is committed
+        path = ROOT / rel
+        if path.is_file() and not STATED.search(path.read_text(encoding="utf-8")) and _git("status", "--porcelain", "--", rel):
+            print(f"note: {rel} has uncommitted changes: commit it, then run this again "
+                  "(RESULTS.md names the commit that wrote it)", file=sys.stderr)
     return 0
 
 

@@ -18,7 +18,7 @@ Authors
 
 from __future__ import annotations
 
-from typing import Dict, Iterator, Tuple
+from typing import Dict
 
 import torch
 import torch.nn as nn
@@ -75,13 +75,6 @@ def add_output_scale(layer: ConformerEncoderLayer, d_model: int) -> Dict[str, st
     """Append a :class:`ChannelScale` (init 1: the unscaled layer) after ``layer.norm2``."""
     layer.norm2 = nn.Sequential(layer.norm2, ChannelScale(d_model, 1.0))
     return {"norm2.": "norm2.0."}
-
-
-def channel_scales(module: nn.Module) -> Iterator[Tuple[str, ChannelScale]]:
-    """Every :class:`ChannelScale` under ``module``, with its name."""
-    for name, sub in module.named_modules():
-        if isinstance(sub, ChannelScale):
-            yield name, sub
 
 
 def rename_legacy_scale_keys(state_dict: dict, layer_prefix: str, legacy: Dict[str, str]) -> None:

@@ -15,6 +15,8 @@ tokens with blanks in between. Both sides (PyTorch, onnxruntime) use these same 
 import copy
 import difflib
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -503,6 +505,26 @@ def test_int8_leaves_logging_as_it_was(tmp_path, caplog, monkeypatch):
     assert [r.getMessage() for r in caplog.records] == ["other warnings still pass"]
     assert levels == [logging.DEBUG, logging.WARNING, logging.DEBUG]
     assert "MatMulInteger" in {n.op_type for n in onnx.load(str(tmp_path / "mm.int8.onnx")).graph.node}
+
+
+def test_int4_leaves_root_logging_as_it_was(tmp_path):
+    """onnxruntime's int4 quantiser module calls logging.basicConfig(level=INFO) when first imported:
+    in a fresh process, quantize_int4 must leave the root logger without handlers, at WARNING, silent."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    weight = numpy_helper.from_array(np.ones((64, 64), np.float32), name="W")
+    graph = helper.make_graph([helper.make_node("MatMul", ["x", "W"], ["y"])], "mm",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 64])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 64])], [weight])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, str(tmp_path / "mm.onnx"))
+    code = ("import logging; from speechbrain_tinyconf.onnx.passes import quantize_int4; "
+            f"quantize_int4({str(tmp_path / 'mm.onnx')!r}, {str(tmp_path / 'mm.int4.onnx')!r}); "
+            "root = logging.getLogger(); print(root.level, len(root.handlers))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["30", "0"] and "[INFO]" not in proc.stderr
 
 
 # int8 is judged on a trained model (conftest's ``trained_run``: the tiny config trained until it
