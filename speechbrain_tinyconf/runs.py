@@ -26,6 +26,7 @@ import torch
 
 from .checkpoints import checkpoint_problem, load_state
 from .hparams import resolve_text
+from .scales import has_legacy_scale_keys
 
 PathLike = Union[str, Path]
 EXPORT_MARKER = "tinyconf-export.json"
@@ -223,6 +224,10 @@ def resume_problem(run_dir: PathLike, model: torch.nn.Module) -> Optional[str]:
             state = load_state(path)
         except ValueError:
             continue
+        if has_legacy_scale_keys(state):
+            return (f"{path} was saved before the scales became modules: its weights still load (export and "
+                    "transcription work), but its optimizer state is in the old parameter order, so training "
+                    "cannot resume from it")
         probe = copy.deepcopy(model)
         try:
             probe.load_state_dict(state, strict=True)

@@ -77,6 +77,13 @@ def add_output_scale(layer: ConformerEncoderLayer, d_model: int) -> Dict[str, st
     return {"norm2.": "norm2.0."}
 
 
+def has_legacy_scale_keys(keys) -> bool:
+    """Whether a state_dict's ``keys`` come from before the scales were modules (``…branch_scale``,
+    ``…layer_scales``). Such weights load (see below); an optimizer state saved with them does not fit
+    the new parameter order."""
+    return any(k.endswith(".branch_scale") or k.rpartition(".")[2] == "layer_scales" for k in keys)
+
+
 def rename_legacy_scale_keys(state_dict: dict, layer_prefix: str, legacy: Dict[str, str]) -> None:
     """Rename one layer's pre-module keys in place (``legacy`` as returned above; keys ending in
     ``.`` are prefixes). Keys already in the new layout are left alone."""

@@ -170,3 +170,28 @@ def test_scales_are_modules_not_hooks():
 def test_regular_attention_is_refused_with_the_field():
     with pytest.raises(ValueError, match=r"sharing\.branch_scales needs RelPosMHAXL"):
         SharedConformerEncoder(**CFG, attention_type="regularMHA", sharing={"branch_scales": 0.1})
+
+
+def test_a_run_saved_before_scales_were_modules_does_not_resume(tmp_path):
+    """Its weights load (keys renamed), but Adam's state follows the old parameter order: train.py's
+    resume check (runs.resume_problem) refuses the run folder with a message saying so."""
+    from speechbrain_tinyconf.runs import resume_problem
+
+    enc = SharedConformerEncoder(**CFG, sharing={"branch_scales": 0.1})
+    legacy = {}
+    for key, value in enc.state_dict().items():  # the layout written before: an attribute of the branch
+        for branch, new in (("ffn_module1", "ffn_module1.3.scale"), ("ffn_module2", "ffn_module2.3.scale"),
+                            ("convolution_module", "convolution_module.after_conv.4.scale"),
+                            ("mha_layer", "mha_layer.out_proj.1.scale")):
+            if key.endswith(new):
+                key = key[: -len(new)] + f"{branch}.branch_scale"
+        legacy[key.replace("out_proj.0.", "out_proj.")] = value
+    fresh = SharedConformerEncoder(**CFG, sharing={"branch_scales": 0.1})
+    fresh.load_state_dict(legacy, strict=True)  # the weights load
+    assert all(torch.equal(a, b) for a, b in zip(fresh.state_dict().values(), enc.state_dict().values()))
+    ckpt = tmp_path / "save" / "CKPT+2026-12-01+00-00-00+00"
+    ckpt.mkdir(parents=True)
+    torch.save(legacy, ckpt / "model.ckpt")
+    assert "optimizer state is in the old parameter order" in resume_problem(tmp_path, fresh)
+    torch.save(enc.state_dict(), ckpt / "model.ckpt")
+    assert resume_problem(tmp_path, fresh) is None  # the new layout resumes
