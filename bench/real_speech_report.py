@@ -99,13 +99,14 @@ def _num(value: Optional[float]) -> str:
 
 
 def groups(rows: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
-    """Runs of one variant and one kind of training data, over seeds: mean (min-max) test WER."""
+    """Runs of one variant, one kind of training data and one number of updates, over seeds: mean (min-max)
+    test WER (a longer run is its own group, not another seed)."""
     found: Dict[tuple, List[Dict[str, Any]]] = {}
     for r in rows:
         data = "real + synthetic" if r["train_hours"]["synthetic"] > 0 else "real"
-        found.setdefault((r["variant"], data, r["vocab_size"]), []).append(r)
+        found.setdefault((r["variant"], data, r["vocab_size"], r["updates"]), []).append(r)
     out = []
-    for (variant, data, vocab), runs in found.items():
+    for (variant, data, vocab, _), runs in found.items():
         wers = [r["test"]["all"]["wer"] for r in runs if r.get("test")]
         losses = [r["test_loss"] for r in runs if r.get("test_loss") is not None]
         out.append({"variant": variant, "data": data, "vocab_size": vocab, "seeds": sorted(r["seed"] for r in runs),
