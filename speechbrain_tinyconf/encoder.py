@@ -229,13 +229,8 @@ def _rename_legacy_keys_hook(module, state_dict, prefix, *args) -> None:
             for old, new in sub.LEGACY_KEYS.items():
                 if f"{path}.{old}" in state_dict:
                     state_dict[f"{path}.{new}"] = state_dict.pop(f"{path}.{old}")
-    # Checkpoints from before scales were modules: branch scales were attributes of the branch,
-    # per-layer scales one (layers, d_model) tensor on the encoder.
-    layer_scales = state_dict.pop(prefix + "layer_scales", None)
-    for i in range(len(module.layers)):
-        rename_legacy_scale_keys(state_dict, f"{prefix}layers.{i}.", module._legacy_keys)
-        if layer_scales is not None:
-            state_dict[f"{prefix}layers.{i}.norm2.1.scale"] = layer_scales[i]
+    # Checkpoints from before the scales were modules (scales.py).
+    rename_legacy_scale_keys(state_dict, prefix, len(module.layers), module._legacy_keys)
 
 
 def _expand_aliases_hook(module, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs):

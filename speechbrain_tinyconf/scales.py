@@ -26,6 +26,10 @@ from speechbrain.lobes.models.transformer.Conformer import ConformerEncoderLayer
 from speechbrain.nnet.attention import RelPosMHAXL
 
 
+# Before the scales were modules, the per-layer ones were one (layers, d_model) tensor on the encoder.
+LEGACY_LAYER_SCALES = "layer_scales"
+
+
 class ChannelScale(nn.Module):
     """``y = x * scale``: one learnable factor per channel (the last dimension).
 
@@ -51,7 +55,7 @@ def add_branch_scales(layer: ConformerEncoderLayer, d_model: int, init: float) -
     """Append a :class:`ChannelScale` to each residual branch of ``layer``.
 
     Returns ``{old key: new key}`` for checkpoints written before the scales were modules
-    (relative to the layer).
+    (relative to the layer; see :func:`rename_legacy_scale_keys`).
     """
     if not isinstance(layer.mha_layer, RelPosMHAXL):
         raise ValueError(
@@ -74,24 +78,34 @@ def add_branch_scales(layer: ConformerEncoderLayer, d_model: int, init: float) -
 def add_output_scale(layer: ConformerEncoderLayer, d_model: int) -> Dict[str, str]:
     """Append a :class:`ChannelScale` (init 1: the unscaled layer) after ``layer.norm2``."""
     layer.norm2 = nn.Sequential(layer.norm2, ChannelScale(d_model, 1.0))
-    return {"norm2.": "norm2.0."}
+    return {"norm2.": "norm2.0.", LEGACY_LAYER_SCALES: "norm2.1.scale"}
 
 
 def has_legacy_scale_keys(keys) -> bool:
     """Whether a state_dict's ``keys`` come from before the scales were modules (``…branch_scale``,
     ``…layer_scales``). Such weights load (see below); an optimizer state saved with them does not fit
     the new parameter order."""
-    return any(k.endswith(".branch_scale") or k.rpartition(".")[2] == "layer_scales" for k in keys)
+    return any(k.endswith(".branch_scale") or k.rpartition(".")[2] == LEGACY_LAYER_SCALES for k in keys)
 
 
-def rename_legacy_scale_keys(state_dict: dict, layer_prefix: str, legacy: Dict[str, str]) -> None:
-    """Rename one layer's pre-module keys in place (``legacy`` as returned above; keys ending in
-    ``.`` are prefixes). Keys already in the new layout are left alone."""
-    for old, new in legacy.items():
-        if not old.endswith("."):
-            if layer_prefix + old in state_dict:
-                state_dict[layer_prefix + new] = state_dict.pop(layer_prefix + old)
-            continue
-        for key in [k for k in state_dict if k.startswith(layer_prefix + old)]:
-            if not key.startswith(layer_prefix + new) and not key.startswith(layer_prefix + old + "1."):
-                state_dict[layer_prefix + new + key[len(layer_prefix + old):]] = state_dict.pop(key)
+def rename_legacy_scale_keys(state_dict: dict, prefix: str, num_layers: int, legacy: Dict[str, str]) -> None:
+    """An encoder's pre-module keys renamed in place, for each of its ``num_layers`` layers.
+
+    ``legacy`` is what the two functions above return: a key ending in ``.`` renames every key
+    under that prefix; :data:`LEGACY_LAYER_SCALES` names the encoder-level tensor whose row ``i``
+    becomes layer ``i``'s scale. Keys already in the new layout are left alone.
+    """
+    rows = state_dict.pop(prefix + LEGACY_LAYER_SCALES, None)
+    for i in range(num_layers):
+        layer = f"{prefix}layers.{i}."
+        for old, new in legacy.items():
+            if old == LEGACY_LAYER_SCALES:
+                if rows is not None:
+                    state_dict[layer + new] = rows[i]
+            elif not old.endswith("."):
+                if layer + old in state_dict:
+                    state_dict[layer + new] = state_dict.pop(layer + old)
+            else:
+                for key in [k for k in state_dict if k.startswith(layer + old)]:
+                    if not key.startswith((layer + new, layer + old + "1.")):
+                        state_dict[layer + new + key[len(layer + old):]] = state_dict.pop(key)

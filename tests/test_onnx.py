@@ -694,8 +694,14 @@ def test_cli_exports_a_variant_yaml(tmp_path, capsys):
     assert not list(out.glob("*.int8.onnx"))  # only with --int8
     tokens = OrtTransducer(out).transcribe(synthetic_audio())
     assert isinstance(tokens, list)
-    with pytest.raises(FileNotFoundError, match="int8.onnx not found"):
+    with pytest.raises(FileNotFoundError, match=r"int8.onnx not found .* \(export with --int8\)"):
         OrtTransducer(out, precision="int8")
+    with pytest.raises(ValueError, match="precision='int3': expected one of fp32, int8, int4"):
+        OrtTransducer(out, precision="int3")
+    assert main([str(TINY), str(out), "--chunk-frames", "8", "--left-chunks", "1", "--int4"]) == 0
+    assert {"encoder.int4.onnx", "encoder_chunk8.int4.onnx", "predictor.int4.onnx", "joint.int4.onnx"} <= {
+        p.name for p in out.iterdir()} and not list(out.glob("*.int8.onnx"))
+    assert OrtTransducer(out, precision="int4").transcribe(synthetic_audio()) is not None
     with pytest.raises(ValueError, match="no streaming graph for chunk_frames=16"):
         OrtTransducer(out).stream(16)
 

@@ -22,8 +22,7 @@ from .load import TransducerModules, load_transducer
 from .passes import (
     bypass_identities,
     dedupe_initializers,
-    quantize_int4,
-    quantize_int8,
+    quantized_twins,
     remove_unused_initializers,
     shorten_names,
 )
@@ -127,11 +126,8 @@ def export_transducer(mods: TransducerModules, out_dir: PathLike, chunk_frames: 
                   ["logits"], {"enc": {0: "batch"}, "pred": {0: "batch"}, "logits": {0: "batch"}})
     result.files["joint"] = path
 
-    for precision, quantize in (("int8", quantize_int8), ("int4", quantize_int4)):
-        if {"int8": int8, "int4": int4}[precision]:
-            for name in [n for n in result.files if n != "frontend" and "." not in n]:
-                fp32 = result.files[name]
-                result.files[f"{name}.{precision}"] = quantize(fp32, fp32.with_suffix(f".{precision}.onnx"))
+    graphs = {name: path for name, path in result.files.items() if name != "frontend"}
+    result.files.update(quantized_twins(graphs, int8=int8, int4=int4))
     if mods.tokenizer_path is not None:
         shutil.copyfile(mods.tokenizer_path, out_dir / "tokenizer.model")
         result.files["tokenizer"] = out_dir / "tokenizer.model"

@@ -219,6 +219,16 @@ def quantize_int4(fp32_path: PathLike, int4_path: PathLike, block_size: int = IN
     return quantize_int8(int4_path, int4_path, op_types=tuple(op for op in INT8_OPS if op != "MatMul"))
 
 
+def quantized_twins(fp32_files: Dict[str, Path], int8: bool = False, int4: bool = False) -> Dict[str, Path]:
+    """The quantised copies asked for, beside each fp32 file: ``{"<name>.int8": <stem>.int8.onnx, ...}``."""
+    twins: Dict[str, Path] = {}
+    for precision, quantize, wanted in (("int8", quantize_int8, int8), ("int4", quantize_int4, int4)):
+        if wanted:
+            for name, path in fp32_files.items():
+                twins[f"{name}.{precision}"] = quantize(path, Path(path).with_suffix(f".{precision}.onnx"))
+    return twins
+
+
 @contextlib.contextmanager
 def _quiet_quantizer() -> Iterator[None]:
     """Drops onnxruntime's quantiser messages below ERROR; every logger keeps its level and handlers.

@@ -1,8 +1,8 @@
 """Export to sherpa-onnx's transducer convention (icefall's), so that sherpa-onnx runs our models.
 
-    python -m speechbrain_tinyconf.onnx_export MODEL_OR_RUN OUT --format sherpa-onnx [--int8]
+    python -m speechbrain_tinyconf.onnx_export MODEL_OR_RUN OUT --format sherpa-onnx [--int8] [--int4]
 
-writes ``encoder.onnx``, ``decoder.onnx``, ``joiner.onnx`` (and ``*.int8.onnx``) and
+writes ``encoder.onnx``, ``decoder.onnx``, ``joiner.onnx`` (and ``*.int8.onnx``, ``*.int4.onnx``) and
 ``tokens.txt``, which ``sherpa_onnx.OfflineRecognizer.from_transducer`` loads as they are:
 
 * ``encoder(x (N, T, 80) float, x_lens (N,) int64) -> (encoder_out (N, T', J), encoder_out_lens (N,))``:
@@ -37,7 +37,7 @@ from ..frontend import KaldiFbank
 from ..predictor import StatelessPredictor
 from .export import export_graph
 from .graphs import FullEncoder, JointStep
-from .passes import quantize_int4, quantize_int8
+from .passes import quantized_twins
 
 PathLike = Union[str, Path]
 SHERPA_FBANK = {"sample_rate": 16000, "n_mels": 80, "frame_length_ms": 25.0, "frame_shift_ms": 10.0,
@@ -145,7 +145,7 @@ def prepare_export(mods, out_dir: PathLike) -> Path:
 def finish_export(mods, out: Path, files: Dict[str, Path], encoder_meta: Dict[str, Any], int8: bool,
                   int4: bool = False) -> Dict[str, Path]:
     """After ``files["encoder"]`` is written: the decoder and joiner (the same for offline and streaming),
-    metadata on all three, the int8 twins and ``tokens.txt``; returns ``files`` completed."""
+    metadata on all three, the int8/int4 twins and ``tokens.txt``; returns ``files`` completed."""
     joint_dim = int(mods.proj_enc.w.out_features)
     export_graph(SherpaDecoder(mods), (torch.zeros(1, SherpaDecoder.context_size, dtype=torch.int64),),
                  files["decoder"], ["y"], ["decoder_out"], {"y": {0: "N"}, "decoder_out": {0: "N"}})
@@ -159,10 +159,10 @@ def finish_export(mods, out: Path, files: Dict[str, Path], encoder_meta: Dict[st
     }
     for name, meta in metadata.items():
         _add_metadata(files[name], meta)
-        for precision, quantize, wanted in (("int8", quantize_int8, int8), ("int4", quantize_int4, int4)):
-            if wanted:
-                files[f"{name}.{precision}"] = quantize(files[name], out / f"{name}.{precision}.onnx")
-                _add_metadata(files[f"{name}.{precision}"], meta)
+    twins = quantized_twins({name: files[name] for name in metadata}, int8=int8, int4=int4)
+    for key, path in twins.items():  # the quantisers do not keep metadata
+        _add_metadata(path, metadata[key.split(".")[0]])
+    files.update(twins)
     files["tokens"] = out / "tokens.txt"
     files["tokens"].write_text(tokens_txt(mods.tokenizer_path), encoding="utf-8")
     return files
