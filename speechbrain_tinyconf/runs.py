@@ -204,6 +204,52 @@ def choose_checkpoint(run_dir: PathLike, mode: str = "average", num_avg: int = 1
 
 
 # ---------------------------------------------------------------------------
+# Starting a run from another model (train.py --init_from)
+
+
+@dataclass
+class InitSource:
+    """Weights and tokenizer a fresh run starts from (``train.py --init_from``)."""
+
+    path: Path
+    state_dict: Dict[str, torch.Tensor]
+    tokenizer: Path  # the sentencepiece model file
+    description: str
+
+
+def init_source(path: PathLike) -> InitSource:
+    """What ``--init_from path`` loads: an exported model folder (its ``model.ckpt`` and
+    ``tokenizer.ckpt``) or a run folder (its lowest-validation-loss checkpoint and ``tokenizer/``).
+    A ``FileNotFoundError``/``ValueError`` naming the path when it is neither or is incomplete."""
+    path = Path(path)
+    if (path / EXPORT_MARKER).is_file():
+        for name in ("model.ckpt", "tokenizer.ckpt"):
+            if not (path / name).is_file():
+                raise FileNotFoundError(f"{path / name} is missing")
+        return InitSource(path, load_state(path / "model.ckpt"), path / "tokenizer.ckpt", f"exported model {path}")
+    if is_run_folder(path):
+        tokenizers = sorted((path / "tokenizer").glob("*.model"))
+        if not tokenizers:
+            raise FileNotFoundError(f"{path / 'tokenizer'}: no sentencepiece model (*.model)")
+        choice = choose_checkpoint(path, "best")
+        best = choice.sources[0]
+        return InitSource(path, choice.state_dict, tokenizers[0],
+                          f"run {path}, {Path(best.path).name} (valid loss {best.meta['loss']:.4g})")
+    if not path.exists():
+        raise FileNotFoundError(f"{path} not found")
+    raise ValueError(f"{path} is neither an exported model folder ({EXPORT_MARKER}) nor a run folder "
+                     "(hyperparams.yaml with save/)")
+
+
+def matching_weights(model: torch.nn.Module, state: Dict[str, torch.Tensor]) -> tuple:
+    """``(loadable, skipped)``: the entries of ``state`` whose name and shape match ``model``'s,
+    and the names of ``model``'s tensors that get none (missing, or another shape)."""
+    own = model.state_dict()
+    loadable = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
+    return loadable, [k for k in own if k not in loadable]
+
+
+# ---------------------------------------------------------------------------
 # Resuming
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import shlex
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -32,10 +33,11 @@ from speechbrain.tokenizers.SentencePiece import SentencePiece
 from speechbrain.utils.distributed import if_main_process, run_on_main
 
 from speechbrain_tinyconf.checkpoints import quarantine_incomplete_checkpoints
+from speechbrain_tinyconf.cpu_training import cpu_precision, use_fast_dropout
 from speechbrain_tinyconf.hparams import (
     OverrideError, check_overrides, load_recipe_hparams, parse_overrides, recipe_yaml,
 )
-from speechbrain_tinyconf.runs import resume_problem
+from speechbrain_tinyconf.runs import InitSource, init_source, matching_weights, model_checkpoints, resume_problem
 from speechbrain_tinyconf.size import size_report
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -78,7 +80,7 @@ class TransducerASR(sb.Brain):
 
         outputs = {"logits": logits, "wav_lens": wav_lens}
         if train and self._ctc_active():
-            outputs["p_ctc"] = self.hparams.log_softmax(self.modules.proj_ctc(enc))
+            outputs["p_ctc"] = self.hparams.log_softmax(self.modules.proj_ctc(enc).float())  # fp32 under bf16
         if stage == sb.Stage.TEST:
             outputs["hyps"] = self.hparams.Testsearcher(enc)[0]
         elif stage == sb.Stage.VALID and self._decode_valid():
@@ -337,6 +339,48 @@ def load_or_exit(hparams_file: str, overrides) -> Dict:
     return hparams
 
 
+def load_init_source(hparams: Dict) -> Optional[InitSource]:
+    """``--init_from``'s weights and tokenizer, checked against this run before anything is written:
+    the tokenizer must have ``vocab_size`` pieces and some weights must fit the model."""
+    if not hparams.get("init_from"):
+        return None
+    try:
+        source = init_source(hparams["init_from"])
+    except (FileNotFoundError, ValueError) as err:
+        fail(f"--init_from {hparams['init_from']}: {err}")
+    import sentencepiece
+
+    pieces = sentencepiece.SentencePieceProcessor(model_file=str(source.tokenizer)).get_piece_size()
+    if pieces != hparams["vocab_size"]:
+        fail(f"--init_from {source.path}: its tokenizer {source.tokenizer.name} has {pieces} pieces but "
+             f"vocab_size is {hparams['vocab_size']}: pass --vocab_size {pieces} (the run keeps that tokenizer)")
+    loadable, _ = matching_weights(hparams["model"], source.state_dict)
+    if not loadable:
+        fail(f"--init_from {source.path}: none of its weights fits this model (another architecture)")
+    return source
+
+
+def start_from(source: InitSource, hparams: Dict) -> None:
+    """A fresh run takes ``source``'s matching weights and its tokenizer (copied to where
+    ``train_tokenizer`` finds it, so it is not retrained). The source is read, never made a
+    checkpoint of this run; the normaliser starts afresh on this run's data. A run that already
+    has checkpoints resumes from them instead."""
+    out = Path(hparams["output_folder"])
+    if model_checkpoints(out):
+        logger.info("init_from %s: the run has checkpoints, resuming from them instead", source.path)
+        return
+    tokenizer = out / "tokenizer" / f"{hparams['vocab_size']}_{hparams['token_type']}.model"
+    tokenizer.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source.tokenizer, tokenizer)
+    loadable, skipped = matching_weights(hparams["model"], source.state_dict)
+    hparams["model"].load_state_dict(loadable, strict=False)
+    note = f"init_from {source.description}: {len(loadable)} tensors loaded"
+    if skipped:
+        note += f", {len(skipped)} of this model's left as initialised (first: {skipped[0]})"
+    logger.info(note)
+    (out / "init_from.txt").write_text(note + "\n", encoding="utf-8")
+
+
 def fail(message: str) -> None:
     print(f"error: {message}", file=sys.stderr)
     sys.exit(2)
@@ -377,6 +421,7 @@ def main(argv: List[str], prepare: Callable[[Dict, List[str]], None] = prepare_l
     if defaults:
         overrides = with_defaults(overrides, defaults)
     hparams = load_or_exit(hparams_file, overrides)
+    source = load_init_source(hparams)
     sb.create_experiment_directory(experiment_directory=hparams["output_folder"], overrides=overrides)
     if if_main_process():
         Path(hparams["output_folder"], "command.txt").write_text(
@@ -385,12 +430,21 @@ def main(argv: List[str], prepare: Callable[[Dict, List[str]], None] = prepare_l
         # The effective recipe (base + variant + command line, references kept), for export and reproduction.
         Path(hparams["output_folder"], "hyperparams.yaml").write_text(recipe_yaml(hparams_file, overrides))
 
+    precision = run_opts["precision"] if "precision" in run_opts.overridden_args else hparams.get("precision", "fp32")
+    if cpu_precision(precision, run_opts["device"] or hparams.get("device") or "cpu") != precision:
+        hparams["precision"] = "fp32"
+        run_opts = dataclasses.replace(run_opts, precision="fp32")
+    if hparams.get("fast_dropout"):
+        use_fast_dropout(hparams["model"])
+
     report = size_report(hparams["model"])
     logger.info(
         "%s: %s unique / %s virtual parameters, %d virtual Conformer layers",
         hparams["variant"], f"{report.unique_params:,}", f"{report.virtual_params:,}", hparams["num_encoder_layers"],
     )
 
+    if source is not None and if_main_process():
+        start_from(source, hparams)
     csvs = prepare_csvs(hparams, prepare)
     tokenizer = train_tokenizer(hparams, csvs["train"])
     train, valid, tests, samplers = dataio_prepare(hparams, csvs, tokenizer)

@@ -36,8 +36,10 @@ import make_mini_corpus as mini  # noqa: E402
 DIGITS = "ZERO ONE TWO THREE FOUR FIVE SIX SEVEN EIGHT NINE".split()
 
 
-def sentences(text_file: Path, digit_strings: int, seed: int) -> List[str]:
-    """The transcripts of ``text_file`` (each once) and ``digit_strings`` random digit strings."""
+def sentences(text_file: Path, digit_strings: int, seed: int, grammar_sentences: int = 0) -> List[str]:
+    """The transcripts of ``text_file`` (each once), ``digit_strings`` random digit strings and
+    ``grammar_sentences`` sentences of the mini corpus grammar (``mini_corpus_text``: self-written
+    everyday English, 4-14 words, none of it speechocean762 text)."""
     seen = []
     for line in text_file.read_text(encoding="utf-8").splitlines():
         words = line.split()[1:]
@@ -45,12 +47,14 @@ def sentences(text_file: Path, digit_strings: int, seed: int) -> List[str]:
             seen.append(" ".join(words).upper())
     rng = random.Random(f"tts-digits:{seed}")
     digits = [" ".join(rng.choice(DIGITS) for _ in range(rng.randint(3, 6))) for _ in range(digit_strings)]
-    return seen + digits
+    grammar = mini.mini_corpus_text.generate_splits(grammar_sentences, 0, 0, seed=seed)["train"] if grammar_sentences else []
+    return seen + digits + [g for g in grammar if g not in seen]
 
 
-def plan(texts: List[str], voices_per_sentence: int, seed: int) -> List[Tuple[str, dict, str]]:
-    """(utterance id, speaker, text) for every synthetic utterance."""
-    speakers = mini.make_speakers(40, 0, mini.resolve_engines("auto"), seed)["train"]
+def plan(texts: List[str], voices_per_sentence: int, seed: int, speakers: int = 40) -> List[Tuple[str, dict, str]]:
+    """(utterance id, speaker, text) for every synthetic utterance, each text by ``voices_per_sentence``
+    of ``speakers`` TTS voices (``make_mini_corpus.make_speakers``: the first 40 are the demo's)."""
+    speakers = mini.make_speakers(speakers, 0, mini.resolve_engines("auto"), seed)["train"]
     rng = random.Random(f"tts-voices:{seed}")
     jobs = []
     for i, text in enumerate(texts):
@@ -65,13 +69,21 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("out", type=Path)
     parser.add_argument("--voices-per-sentence", type=int, default=2)
     parser.add_argument("--digit-strings", type=int, default=1000)
+    parser.add_argument("--grammar-sentences", type=int, default=0,
+                        help="also speak this many sentences of the mini corpus grammar (broader everyday text)")
+    parser.add_argument("--speakers", type=int, default=40, help="TTS voices to draw from")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--jobs", type=int, default=2)
     args = parser.parse_args(argv)
     if not args.text.is_file():
         print(f"error: {args.text} not found", file=sys.stderr)
         return 1
-    jobs = plan(sentences(args.text, args.digit_strings, args.seed), args.voices_per_sentence, args.seed)
+    if args.voices_per_sentence > args.speakers:
+        print(f"error: --voices-per-sentence {args.voices_per_sentence} exceeds --speakers {args.speakers}",
+              file=sys.stderr)
+        return 1
+    jobs = plan(sentences(args.text, args.digit_strings, args.seed, args.grammar_sentences),
+                args.voices_per_sentence, args.seed, args.speakers)
     audio = args.out.resolve() / "audio"
     audio.mkdir(parents=True, exist_ok=True)
     todo = [(str(audio / f"{utt}.flac"), spk, text) for utt, spk, text in jobs
