@@ -61,7 +61,7 @@ def use_fast_dropout(model: nn.Module) -> int:
     swaps = [(parent, name, child) for parent in model.modules() for name, child in parent.named_children()
              if type(child) is nn.Dropout]
     for parent, name, child in swaps:
-        setattr(parent, name, FastDropout(child.p, child.inplace))
+        setattr(parent, name, FastDropout(child.p, child.inplace).train(child.training))
     return len(swaps)
 
 

@@ -52,9 +52,17 @@ def test_tiny_real_speech_run_train_valid_test(tmp_path):
     # the results report reads the same numbers back from the run folder
     report = tmp_path / "report"
     proc = subprocess.run([sys.executable, str(ROOT / "bench" / "real_speech_report.py"), str(out), "--corpus",
-                           str(SO762), "--out", str(report)], capture_output=True, text=True, env=ENV, timeout=120)
+                           str(SO762), "--out", str(report), "--progress"], capture_output=True, text=True, env=ENV,
+                          timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    row = json.loads((report / "real_speech.json").read_text())["runs"][0]
+    report_json = json.loads((report / "real_speech.json").read_text())
+    row = report_json["runs"][0]
+    # the progress lines: one per validation, with the audio the run has seen (train.csv hours per epoch)
+    lines = report_json["progress"]
+    train_seconds = sum(float(r.split(",")[1]) for r in (out / "train.csv").read_text().splitlines()[1:])
+    assert [r["epoch"] for r in lines] == [1, 2] and lines[-1]["updates"] == row["updates"]
+    assert abs(lines[-1]["audio_hours"] - 2 * train_seconds / 3600) < 2e-3  # 3-decimal rounding in the log
+    assert all(r["dev_wer"] is not None for r in lines) and (report / "progress.png").stat().st_size > 0
     test_wer = float((out / "wer_test.txt").read_text().split()[1])
     assert row["test"]["all"]["wer"] == round(test_wer, 2) and row["test"]["all"]["utterances"] == 4
     assert row["train_hours"]["synthetic"] == 0 and row["updates"] > 0

@@ -37,6 +37,7 @@ from speechbrain_tinyconf.cpu_training import cpu_precision, use_fast_dropout
 from speechbrain_tinyconf.hparams import (
     OverrideError, check_overrides, load_recipe_hparams, parse_overrides, recipe_yaml,
 )
+from speechbrain_tinyconf.progress import AudioSeen
 from speechbrain_tinyconf.runs import InitSource, init_source, matching_weights, model_checkpoints, resume_problem
 from speechbrain_tinyconf.size import size_report
 
@@ -49,6 +50,12 @@ logger = logging.getLogger(__name__)
 class TransducerASR(sb.Brain):
     """Conformer-transducer with an auxiliary CTC head; everything else is SpeechBrain's."""
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.audio_seen = AudioSeen()  # hours of training audio, logged with each validation
+        if self.checkpointer is not None:  # optional: runs saved before it existed still resume
+            self.checkpointer.add_recoverable("audio_seen", self.audio_seen, optional_load=True)
+
     def compute_forward(self, batch, stage):
         batch = batch.to(self.device)
         wavs, wav_lens = batch.sig  # (batch, samples), relative lengths
@@ -56,6 +63,8 @@ class TransducerASR(sb.Brain):
         if stage == sb.Stage.TRAIN and hasattr(self.hparams, "wav_augment"):
             wavs, wav_lens = self.hparams.wav_augment(wavs, wav_lens)
             tokens_bos = self.hparams.wav_augment.replicate_labels(tokens_bos)
+        if stage == sb.Stage.TRAIN and getattr(self.hparams, "robust_augment_prob", 0) > 0:
+            wavs, wav_lens = self.hparams.robust_augment(wavs, wav_lens)  # same length, no label change
 
         feats = self.hparams.compute_features(wavs)  # (batch, frames, n_mels)
         if stage == sb.Stage.TRAIN and hasattr(self.hparams, "fea_augment"):
@@ -134,6 +143,8 @@ class TransducerASR(sb.Brain):
 
     def on_fit_batch_end(self, batch, outputs, loss, should_step):
         self.batches_this_run = getattr(self, "batches_this_run", 0) + 1
+        wavs, wav_lens = batch.sig
+        self.audio_seen.add((wav_lens * wavs.shape[1]).sum(), self.hparams.sample_rate)
         if should_step:
             self.hparams.noam_annealing(self.optimizer)
 
@@ -147,7 +158,8 @@ class TransducerASR(sb.Brain):
         if self.checkpointer is not None:
             run_on_main(
                 quarantine_incomplete_checkpoints,
-                args=[self.checkpointer.checkpoints_dir, list(self.checkpointer.recoverables)],
+                args=[self.checkpointer.checkpoints_dir,
+                      [n for n in self.checkpointer.recoverables if not self.checkpointer.optional_recoverables.get(n)]],
             )
 
     def on_stage_start(self, stage, epoch=None):
@@ -167,8 +179,11 @@ class TransducerASR(sb.Brain):
                 epoch, getattr(self, "batches_this_run", 0), self.step,
             )
         elif stage == sb.Stage.VALID:
-            meta = {"epoch": epoch, "lr": self.hparams.noam_annealing.current_lr, "steps": self.optimizer_step}
+            meta = {"epoch": epoch, "lr": self.hparams.noam_annealing.current_lr, "steps": self.optimizer_step,
+                    "audio_hours": round(self.audio_seen.hours, 3)}
             self.hparams.train_logger.log_stats(stats_meta=meta, train_stats=self.train_stats, valid_stats=stats)
+            if "WER" in stats and hasattr(self.hparams.epoch_counter, "update_metric"):
+                self.hparams.epoch_counter.update_metric(stats["WER"])  # early_stop_patience
             self.checkpointer.save_and_keep_only(
                 meta={"loss": stage_loss, "epoch": epoch, **({"WER": stats["WER"]} if "WER" in stats else {})},
                 min_keys=["loss"],

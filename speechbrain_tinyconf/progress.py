@@ -1,0 +1,67 @@
+"""How far a training run has got, and when it stops.
+
+:class:`AudioSeen` counts the hours of training audio the run has consumed (a checkpoint
+recoverable, so it survives resuming): with updates, the measure of compute that the recipe's
+progress line (``train_log.txt``: ``audio_hours``) and the real-speech report give.
+
+:func:`epoch_counter` decides when the run stops: the epoch limit, or early stopping on the dev WER.
+
+The recipe's ``epoch_counter`` is SpeechBrain's :class:`EpochCounter`, or, with
+``early_stop_patience: N``, SpeechBrain's :class:`EpochCounterWithStopper` counting in
+evaluations: training stops once the dev WER (decoded every ``valid_search_interval`` epochs)
+has not improved for ``N`` evaluations. The counter is a checkpoint recoverable, so a resumed
+run remembers its best WER.
+
+>>> seen = AudioSeen()
+>>> seen.add(3600 * 16000, 16000)
+>>> seen.hours
+1.0
+>>> counter = epoch_counter(limit=20, early_stop_patience=2, valid_search_interval=3)
+>>> counter.limit_to_stop
+6
+>>> type(epoch_counter(limit=20)).__name__
+'EpochCounter'
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from speechbrain.utils.checkpoints import mark_as_loader, mark_as_saver, register_checkpoint_hooks
+from speechbrain.utils.epoch_loop import EpochCounter, EpochCounterWithStopper
+
+
+@register_checkpoint_hooks
+class AudioSeen:
+    """Seconds of (un-augmented) training audio consumed so far."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+
+    def add(self, samples: float, sample_rate: int) -> None:
+        self.seconds += float(samples) / sample_rate
+
+    @property
+    def hours(self) -> float:
+        return self.seconds / 3600
+
+    @mark_as_saver
+    def _save(self, path) -> None:
+        with open(path, "w", encoding="utf-8") as out:
+            out.write(f"{self.seconds!r}\n")
+
+    @mark_as_loader
+    def _recover(self, path, end_of_epoch=True) -> None:
+        with open(path, encoding="utf-8") as handle:
+            self.seconds = float(handle.read())
+
+
+def epoch_counter(limit: int, early_stop_patience: Optional[int] = None,
+                  valid_search_interval: int = 1) -> EpochCounter:
+    """The run's epoch counter: plain, or stopping after ``early_stop_patience`` evaluations
+    (of ``valid_search_interval`` epochs each) without a better dev WER."""
+    if early_stop_patience is None:
+        return EpochCounter(limit)
+    if early_stop_patience < 1:
+        raise ValueError(f"early_stop_patience={early_stop_patience}: must be a positive integer or null")
+    return EpochCounterWithStopper(limit, early_stop_patience * valid_search_interval, 0, "min")
