@@ -1,5 +1,6 @@
 """Scoring helpers for the real-speech results (speechocean762): per-utterance errors from a
-SpeechBrain ``wer_<split>.txt``, and WER by speaker group (children / adults, from ``spk2age``).
+SpeechBrain ``wer_<split>.txt``, and WER by speaker group (children / adults, from ``spk2age``) and by
+kind of utterance (digit strings / sentences, from ``text``).
 
 Used by ``bench/pocketsphinx_reference.py`` and ``bench/real_speech_report.py`` so that every
 recognizer is scored the same way (SpeechBrain's ``ErrorRateStats``, upper-case words).
@@ -45,6 +46,26 @@ def speaker_groups(data_dir: Path) -> Dict[str, str]:
     return groups
 
 
+DIGIT_WORDS = frozenset("ZERO ONE TWO THREE FOUR FIVE SIX SEVEN EIGHT NINE OH".split())
+
+
+def utterance_kinds(data_dir: Path) -> Dict[str, str]:
+    """``{utterance id: "digit strings" | "sentences"}`` from a Kaldi data dir's ``text`` (a digit string
+    is an utterance of spoken digits only: a quarter of speechocean762)."""
+    kinds = {}
+    for line in (Path(data_dir) / "text").read_text(encoding="utf-8").splitlines():
+        utt, _, text = line.partition(" ")
+        if utt:
+            words = text.upper().split()
+            kinds[utt] = "digit strings" if words and set(words) <= DIGIT_WORDS else "sentences"
+    return kinds
+
+
+def wer_by_groups(errors: Dict[str, Tuple[int, int]], data_dir: Path) -> Dict[str, Dict[str, float]]:
+    """:func:`wer_by_group` over all utterances, children / adults and digit strings / sentences."""
+    return {**wer_by_group(errors, speaker_groups(data_dir)), **wer_by_group(errors, utterance_kinds(data_dir))}
+
+
 def wer_by_group(errors: Dict[str, Tuple[int, int]], groups: Dict[str, str]) -> Dict[str, Dict[str, float]]:
     """``{"all" | group: {"wer": %, "errors": n, "words": n, "utterances": n}}``.
 
@@ -86,4 +107,4 @@ def score(items: List[Tuple[str, str, str]], hyps: Dict[str, str], wer_path: Pat
     stats.append(ids, [hyps[u].split() for u in ids], [text.split() for _, _, text in items])
     with open(wer_path, "w", encoding="utf-8") as out:
         stats.write_stats(out)
-    return wer_by_group(utterance_errors(wer_path), speaker_groups(data_dir))
+    return wer_by_groups(utterance_errors(wer_path), data_dir)

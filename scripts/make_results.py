@@ -45,7 +45,8 @@ SOURCES: List[Tuple[str, str]] = [
 ]
 STATED = re.compile(r"on (\d{4}-\d\d-\d\d) \(commit ([0-9a-f]{7,40})")
 STAMP = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),\d+ - ")
-LOG_LINE = re.compile(r"epoch: (\d+), lr: [\d.e+-]+, steps: (\d+) - train loss: ([\d.]+) - valid loss: ([\d.]+)"
+LOG_LINE = re.compile(r"epoch: (\d+), lr: [\d.e+-]+, steps: (\d+)(?:, audio_hours: [\d.]+)? - train loss: ([\d.]+) - "
+                      r"valid loss: ([\d.]+)"
                       r"(?:, valid WER: ([\d.]+))?")
 TEST_LINE = re.compile(r"split: (\w+), epochs trained: \d+ - test loss: ([\d.]+), test WER: ([\d.]+), test CER: ([\d.]+)")
 

@@ -19,7 +19,7 @@ identity in eval mode (inference and export are unchanged). Off the CPU it is ``
 >>> use_fast_dropout(model)
 1
 >>> model[1]
-FastDropout(p=0.1)
+FastDropout(p=0.1, inplace=False)
 >>> x = torch.ones(1000, 100)
 >>> kept = (model[1](x) != 0).float().mean().item()
 >>> 0.89 < kept < 0.91

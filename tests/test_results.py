@@ -34,13 +34,15 @@ def test_demo_table_from_a_run_folder(tmp_path):
     run.mkdir()
     (run / "train_log.txt").write_text(
         "epoch: 1, lr: 1.17e-03, steps: 885 - train loss: 56.27 - valid loss: 13.46, valid WER: 54.60, valid CER: 37.21\n"
+        "epoch: 2, lr: 1.0e-03, steps: 1770, audio_hours: 6.6 - train loss: 9.5 - valid loss: 5.2, valid WER: 30.10, "
+        "valid CER: 18.0\n"  # since the recipe logs the audio seen
         "split: test, epochs trained: 1 - test loss: 5.25, test WER: 29.39, test CER: 18.87\n")
     (run / "wer_test.txt").write_text("%WER 29.39 [ 460 / 1565, 29 ins, 88 del, 343 sub ]\n")
     (run / "command.txt").write_text("python recipes/LibriSpeech/train.py hparams/x.yaml\n")
     (run / "log.txt").write_text("2026-12-01 15:55:34,871 - a - INFO - Beginning experiment!\n"
                                  "2026-12-01 16:23:19,612 - b - INFO - done\n")
     text = load().demo_markdown(run)
-    assert "| 1 | 885 | 56.27 | 13.46 | 54.60 |" in text
+    assert "| 1 | 885 | 56.27 | 13.46 | 54.60 |" in text and "| 2 | 1,770 | 9.5 | 5.2 | 30.10 |" in text
     assert "**WER 29.39 %**" in text and "27.8 min" in text  # 27 min 45 s and "on 2026-12-01" in text
     assert "python recipes/LibriSpeech/train.py hparams/x.yaml" in text
 

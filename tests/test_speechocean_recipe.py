@@ -61,8 +61,10 @@ def test_tiny_real_speech_run_train_valid_test(tmp_path):
     lines = report_json["progress"]
     train_seconds = sum(float(r.split(",")[1]) for r in (out / "train.csv").read_text().splitlines()[1:])
     assert [r["epoch"] for r in lines] == [1, 2] and lines[-1]["updates"] == row["updates"]
-    assert abs(lines[-1]["audio_hours"] - 2 * train_seconds / 3600) < 2e-3  # 3-decimal rounding in the log
-    assert all(r["dev_wer"] is not None for r in lines) and (report / "progress.png").stat().st_size > 0
+    seen = 2 * train_seconds / 3600  # two epochs; the train logger keeps 3 significant digits
+    assert abs(lines[-1]["audio_hours"] - seen) <= 0.005 * seen
+    assert [r["dev_wer"] is not None for r in lines] == [False, True]  # cpu_schedule decodes dev at the end only
+    assert (report / "progress.png").stat().st_size > 0
     test_wer = float((out / "wer_test.txt").read_text().split()[1])
     assert row["test"]["all"]["wer"] == round(test_wer, 2) and row["test"]["all"]["utterances"] == 4
     assert row["train_hours"]["synthetic"] == 0 and row["updates"] > 0
