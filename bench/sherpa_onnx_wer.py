@@ -85,10 +85,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("corpus", type=Path, help="folder of Kaldi data dirs (wav.scp paths relative to it)")
     parser.add_argument("--split", default="test")
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--precisions", default=",".join(PRECISIONS),
+                        help="offline precisions to decode, comma-separated (default fp32,int8,int4; '' for none)")
     parser.add_argument("--streaming-chunk-frames", type=int, default=None,
                         help="also decode a streaming export with OnlineRecognizer: chunk in encoder frames of 40 ms "
                              "(8 = 320 ms), attention left context 4 chunks; fp32 and int8")
     args = parser.parse_args(argv)
+    precisions = [p for p in args.precisions.split(",") if p]
+    if set(precisions) - set(PRECISIONS):
+        print(f"error: --precisions={args.precisions}: expected a comma-separated subset of {','.join(PRECISIONS)}",
+              file=sys.stderr)
+        return 1
     if args.streaming_chunk_frames is not None and args.streaming_chunk_frames < 1:
         print(f"error: --streaming-chunk-frames={args.streaming_chunk_frames}: must be a positive integer",
               file=sys.stderr)
@@ -101,13 +108,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     model_dir = args.out / "sherpa-onnx"
     try:
-        files = export_sherpa_onnx(load_transducer(args.source), model_dir, int8=True, int4=True)
+        files = export_sherpa_onnx(load_transducer(args.source), model_dir, int8=True, int4="int4" in precisions)
     except (SherpaExportError, FileNotFoundError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     items = read_data_dir(args.corpus, args.split)
     summary: Dict[str, Dict] = {"source": str(args.source), "split": args.split}
-    for precision in PRECISIONS:
+    for precision in precisions:
         hyps = decode_all(model_dir, items, precision)
         summary[precision] = score(items, hyps, args.out / f"wer_{args.split}_{precision}.txt", args.corpus / args.split)
         suffix = "" if precision == "fp32" else f".{precision}"

@@ -8,7 +8,9 @@ and the commit (the ones the table states, else those of the commit that last wr
 
 * CPU demo: ``docs/demo/demo.md``, made here from a ``run_demo.sh`` run folder with ``--demo-run``
   (``train_log.txt``, ``wer_test.txt``, ``command.txt``, ``log.txt``);
-* real speech: ``docs/real_speech/real_speech.md`` (``bench/real_speech_report.py``);
+* real speech: ``docs/real_speech/real_speech.md`` (``bench/real_speech_report.py``) and the earlier
+  runs' ``docs/real_speech/before_campaign.md``;
+* training throughput: ``bench/results/train_throughput/throughput.md`` (``bench/train_throughput.py``);
 * ablation: ``docs/ablation/ablation.md`` (``bench/ablation.py``);
 * benchmark: ``bench/results/benchmark.md`` and, with the demo's trained model,
   ``bench/results/trained_demo/benchmark.md`` (``bench/benchmark.py``);
@@ -36,7 +38,9 @@ from typing import List, Optional, Sequence, Tuple
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES: List[Tuple[str, str]] = [
     ("CPU demo (synthetic speech, `run_demo.sh`)", "docs/demo/demo.md"),
-    ("Real speech (speechocean762)", "docs/real_speech/real_speech.md"),
+    ("Real speech (speechocean762): the campaign and the shipped model", "docs/real_speech/real_speech.md"),
+    ("Real speech: runs before the campaign (from scratch, 2026-12-01)", "docs/real_speech/before_campaign.md"),
+    ("CPU training throughput", "bench/results/train_throughput/throughput.md"),
     ("Ablation at CPU scale (synthetic speech)", "docs/ablation/ablation.md"),
     ("CPU benchmark", "bench/results/benchmark.md"),
     ("CPU benchmark, trained demo model", "bench/results/trained_demo/benchmark.md"),

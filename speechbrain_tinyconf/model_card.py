@@ -73,8 +73,11 @@ def _fmt_bytes(n: int) -> str:
     return f"{n / 1e6:.2f} MB" if n >= 1e5 else f"{n / 1e3:.1f} kB"
 
 
-def model_card(run: RunInfo, choice: CheckpointChoice, report: SizeReport, files: Dict[str, int], name: str) -> str:
-    """Hugging Face model card (YAML front matter + Markdown); every number comes from the arguments."""
+def model_card(run: RunInfo, choice: CheckpointChoice, report: SizeReport, files: Dict[str, int], name: str,
+               notes: str = "") -> str:
+    """Hugging Face model card (YAML front matter + Markdown); every number comes from the arguments.
+    ``notes`` (Markdown, e.g. the real-speech section ``bench/real_speech_report.py --card`` writes) follows
+    the results."""
     recipe = run.recipe
     datasets = _dataset_ids(recipe)
     results = [
@@ -117,6 +120,8 @@ def model_card(run: RunInfo, choice: CheckpointChoice, report: SizeReport, files
         )
     else:
         results_md = "No `wer_<split>.txt` file in the run folder: no test result to report."
+    if notes.strip():
+        results_md += "\n\n" + notes.strip().replace("\n## ", "\n### ").replace("## ", "### ", 1)
     command = training_command(run)
     file_rows = "\n".join(f"| `{n}` | {_fmt_bytes(b)} |" for n, b in files.items())
     layers = recipe.get("num_encoder_layers")
@@ -132,6 +137,10 @@ def model_card(run: RunInfo, choice: CheckpointChoice, report: SizeReport, files
         "size_table": report.table(), "total_size": _fmt_bytes(total), "file_rows": file_rows,
         "command": command[0], "command_source": command[1], "how": how, "ckpt_rows": ckpt_rows,
         "decoding": decoding, "results_md": results_md,
+        "predictor": "a stateless prediction network (ReLU of the last token's embedding)"
+        if recipe.get("predictor") == "stateless" else "a GRU prediction network",
+        "frontend": "the Kaldi fbank sherpa-onnx computes" if recipe.get("frontend") == "kaldi"
+        else "SpeechBrain's Fbank",
         "streaming_note": "Streaming quality depends on the chunk size (trained with dynamic chunks)."
         if recipe.get("streaming", True) else
         "Trained without dynamic chunks: streaming decoding is expected to be poor.",
