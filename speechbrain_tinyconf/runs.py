@@ -331,6 +331,10 @@ def output_folder_problem(path: Optional[PathLike]) -> Optional[str]:
         if (path / name).is_file():
             return (f"output_folder {path} is {what} ({name}): train.py writes a run folder, which would break "
                     "the model; use another --output_folder (nothing was written)")
+        inside = next((p for p in path.absolute().parents if (p / name).is_file()), None)
+        if inside is not None:
+            return (f"output_folder {path} is inside {what}, {inside} ({name}): use a folder outside it "
+                    "(nothing was written)")
     return None
 
 
