@@ -209,6 +209,13 @@ def _construct_tagged(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> 
 
 
 _TaggedLoader.add_multi_constructor("!", _construct_tagged)
+# Floats as YAML 1.2 (ruamel, hyperpyyaml) reads them: 1e-05 is a number there, a string for PyYAML's 1.1 rules.
+_TaggedLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^(?:[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?(?:[eE][-+]?[0-9]+)?|[-+]?\.[0-9_]+(?:[eE][-+]?[0-9]+)?"
+               r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"),
+    list("-+0123456789."),
+)
 _REFERENCE = re.compile(r"<([^<>]*)>")
 
 

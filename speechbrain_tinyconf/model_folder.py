@@ -267,16 +267,28 @@ def mismatch_line(path: PathLike, err: BaseException) -> str:
         elif not line.startswith("size mismatch"):
             parts.append(line)
     detail = "; ".join(parts) or (str(err).strip().splitlines() or [type(err).__name__])[0]
-    return f"{path} does not fit the model hyperparams.yaml builds (another architecture, vocabulary or sharing plan): {detail}"
+    return (f"{path} does not fit the model hyperparams.yaml builds (another architecture, vocabulary or "
+            f"sharing plan): {detail}")
 
 
 # ---------------------------------------------------------------------------
 # Writing
 
 
+_LEGACY_SHERPA = re.compile(r"^(?:(?:encoder|decoder|joiner)(?:\.int8|\.int4)?\.onnx|tokens\.txt)$")
+
+
 def is_export_folder(path: PathLike, kind: str) -> bool:
-    """Whether ``path`` is a folder this package exported: ``kind`` ``"model"`` (marker) or ``"onnx"`` (config)."""
-    return (Path(path) / (EXPORT_MARKER if kind == "model" else ONNX_CONFIG)).is_file()
+    """Whether ``path`` is a folder this package exported: ``kind`` ``"model"`` (marker) or ``"onnx"`` (config;
+    or a sherpa-onnx export made before configs were written: its graphs and ``tokens.txt``, nothing else)."""
+    path = Path(path)
+    if (path / (EXPORT_MARKER if kind == "model" else ONNX_CONFIG)).is_file():
+        return True
+    if kind != "onnx" or not path.is_dir():
+        return False
+    names = {p.name for p in path.iterdir()}
+    return {"encoder.onnx", "decoder.onnx", "joiner.onnx", "tokens.txt"} <= names and all(
+        _LEGACY_SHERPA.match(n) and (path / n).is_file() for n in names)
 
 
 def check_output_folder(target: PathLike, kind: str, overwrite: bool = False, sources: Sequence[PathLike] = ()) -> None:

@@ -263,12 +263,13 @@ def test_too_short_segments_are_skipped_and_counted(tmp_path):
     data.mkdir()
     tone(tmp_path / "rec.wav", seconds=2.0)
     (data / "wav.scp").write_text("rec rec.wav\n")
-    (data / "segments").write_text(f"a rec 0.0 0.8\nb rec 1.0 1.001\nc rec 1.2 {1.2 + kp.MIN_DURATION_S}\n")
+    (data / "segments").write_text("a rec 0.0 0.8\nb rec 1.0 1.001\nc rec 1.2 1.3\n")  # c: exactly 0.1 s
     (data / "text").write_text("a one\nb two\nc three\n")
     (data / "utt2spk").write_text("a s\nb s\nc s\n")
     summary = kp.prepare_kaldi(tmp_path, tmp_path / "csv", ["train"])
     assert summary["train"] == {"written": 2, "skipped": {"too_short": 1}}
     assert [r["ID"] for r in read_csv(tmp_path / "csv" / "train.csv")] == ["a", "c"]
+    assert kp.MIN_DURATION_S == 0.1  # the minimum the docstring and README state
 
 
 @pytest.mark.parametrize("frontend", ["speechbrain", "kaldi"])

@@ -117,14 +117,14 @@ def test_tokenizer_of_another_size_is_refused_everywhere(cli, model_dir, wav, tm
     """Item 3: a 40-piece tokenizer in a 24-output model: CLI, EncoderDecoderASR and onnx_export refuse it."""
     from speechbrain.inference.ASR import EncoderDecoderASR
 
-    from speechbrain_tinyconf.model_folder import ModelFolderError
-    from speechbrain_tinyconf.onnx_export import main as onnx_main
-
     broken = broken_copy(model_dir, tmp_path)
     (broken / "tokenizer.ckpt").write_bytes(sentencepiece_model(40, seed=0))
     line = one_error_line(cli("transcribe", broken, wav))
     assert line == (f"error: {broken / 'tokenizer.ckpt'} has 40 pieces but {broken / 'model.ckpt'} outputs 24 "
                     "tokens: the tokenizer is not this model's (vocabulary sizes differ)")
+    from speechbrain_tinyconf.model_folder import ModelFolderError
+    from speechbrain_tinyconf.onnx_export import main as onnx_main
+
     with pytest.raises(ModelFolderError, match="tokenizer.ckpt has 40 pieces but the model .vocab_size in "
                                                 "hyperparams.yaml. outputs 24 tokens"):
         EncoderDecoderASR.from_hparams(source=str(broken), savedir=None)
@@ -136,12 +136,12 @@ def test_tokenizer_of_the_same_size_is_refused_by_its_fingerprint(cli, model_dir
     """Item 3: another 24-piece tokenizer: the sha256 recorded at export tells it apart."""
     from speechbrain.inference.ASR import EncoderDecoderASR
 
-    from speechbrain_tinyconf.model_folder import ModelFolderError
-
     broken = broken_copy(model_dir, tmp_path)
     (broken / "tokenizer.ckpt").write_bytes(sentencepiece_model(24, seed=1))
     line = one_error_line(cli("transcribe", broken, wav))
     assert line.startswith(f"error: {broken / 'tokenizer.ckpt'} is not the file exported with {broken / 'model.ckpt'}")
+    from speechbrain_tinyconf.model_folder import ModelFolderError
+
     (broken / "tinyconf-export.json").unlink()  # plain SpeechBrain reads the fingerprint in hyperparams.yaml
     with pytest.raises(ModelFolderError, match="is not the tokenizer this model was exported with"):
         EncoderDecoderASR.from_hparams(source=str(broken), savedir=None)
@@ -227,9 +227,12 @@ def test_loading_a_model_folder_computes_no_svd(model_dir, monkeypatch):
 
 
 @pytest.mark.parametrize("edit,expected", [
-    (("d_model: 32", "d_model: 48"), r"size mismatch for \S+: \(\d+(, \d+)*\) in the file, \(\d+(, \d+)*\) in the model"),
-    (("vocab_size: 24", "vocab_size: 30"), r"size mismatch for 2.Embedding.weight: \(24, 16\) in the file, \(30, 16\) in the model"),
-    (("unique_blocks: 2", "unique_blocks: 4"), r"Missing key\(s\) in the file: \d+ \(first 1\.transformer\.encoder\.layers\.\d"),
+    (("d_model: 32", "d_model: 48"),
+     r"size mismatch for \S+: \(\d+(, \d+)*\) in the file, \(\d+(, \d+)*\) in the model"),
+    (("vocab_size: 24", "vocab_size: 30"),
+     r"size mismatch for 2.Embedding.weight: \(24, 16\) in the file, \(30, 16\) in the model"),
+    (("unique_blocks: 2", "unique_blocks: 4"),
+     r"Missing key\(s\) in the file: \d+ \(first 1\.transformer\.encoder\.layers\.\d"),
 ])
 def test_state_dict_mismatch_is_one_line_naming_key_shapes_and_file(cli, model_dir, wav, tmp_path, edit, expected):
     """Item 10: an edited hyperparams.yaml: the CLI and onnx_export name the file, the first key and both shapes."""
@@ -274,7 +277,6 @@ def test_a_changed_model_ckpt_is_refused(cli, model_dir, trained_run, wav, tmp_p
 def test_export_onto_a_file_or_unwritable_folder_is_one_line(trained_run, tmp_path, monkeypatch, capsys):
     """Item 11: an output path that is a file, or a folder that cannot be written (simulated: the tests
     may run as root, who can write anywhere), is one line and exit 2; nothing is left behind."""
-    import speechbrain_tinyconf.model_folder as mf
     from speechbrain_tinyconf.export import main
 
     a_file = tmp_path / "taken"
@@ -282,6 +284,7 @@ def test_export_onto_a_file_or_unwritable_folder_is_one_line(trained_run, tmp_pa
     assert main([str(trained_run), str(a_file)]) == 2
     assert capsys.readouterr().err.strip().splitlines() == [f"error: {a_file} exists and is not a folder"]
     assert a_file.read_text() == "mine\n"
+    import speechbrain_tinyconf.model_folder as mf
 
     def read_only(*args, **kwargs):
         raise PermissionError(13, "Permission denied", kwargs.get("dir"))

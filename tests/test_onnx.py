@@ -750,6 +750,14 @@ def finished_export(tmp_path_factory):
     return out
 
 
+def _subprocess_env() -> dict:
+    """One thread, and this checkout's package first (as pytest imports it)."""
+    import os
+
+    path = os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
+    return {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": path}
+
+
 def _copy(folder: Path, tmp_path: Path) -> Path:
     import shutil
 
@@ -793,7 +801,7 @@ def test_killed_or_failed_export_leaves_an_earlier_one_byte_identical(finished_e
         "from speechbrain_tinyconf.onnx_export import main\n"
         "sys.exit(main(sys.argv[1:]))\n"
     )
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    env = _subprocess_env()
     proc = subprocess.run([sys.executable, "-c", script, str(TINY), str(out), "--chunk-frames", "8", "--seed", "2"],
                           capture_output=True, text=True, env=env, timeout=300)
     assert proc.returncode == -9, proc.stderr[-2000:]
@@ -853,6 +861,12 @@ def test_output_folder_rules(finished_export, tmp_path, capsys):
     assert main([str(TINY), str(TINY.parent), *args, "--overwrite"]) == 2  # would delete the source
     assert f"holds the export source {TINY}" in capsys.readouterr().err
     assert TINY.is_file()
+    legacy = tmp_path / "sherpa_before_configs"  # what --format sherpa-onnx wrote before onnx_config.json
+    legacy.mkdir()
+    for name in ("encoder.onnx", "decoder.onnx", "joiner.onnx", "encoder.int8.onnx", "tokens.txt"):
+        (legacy / name).write_text("x")
+    assert main([str(TINY), str(legacy), *args]) == 0  # an export of this tool: replaced without --overwrite
+    assert not (legacy / "tokens.txt").exists() and (legacy / "onnx_config.json").is_file()
 
 
 def test_without_onnx_installed_is_one_line_and_writes_nothing(tmp_path):
@@ -862,7 +876,7 @@ def test_without_onnx_installed_is_one_line_and_writes_nothing(tmp_path):
     script = ("import sys; sys.modules['onnx'] = None\n"
               "from speechbrain_tinyconf.onnx_export import main\n"
               "sys.exit(main(sys.argv[1:]))\n")
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    env = _subprocess_env()
     out = tmp_path / "onnx"
     proc = subprocess.run([sys.executable, "-c", script, str(TINY), str(out)], capture_output=True, text=True,
                           env=env, timeout=300)
@@ -875,8 +889,7 @@ def test_without_onnx_installed_is_one_line_and_writes_nothing(tmp_path):
 def test_full_context_decoding_refuses_long_inputs_like_encoder_decoder_asr(ort_fp32):
     """Issue 21 item 8: above MAX_FULL_CONTEXT_S, OrtTransducer.transcribe raises EncoderDecoderASR's message
     (before running the encoder); streaming takes the same input."""
-    from speechbrain_tinyconf.onnx_runtime import MAX_FULL_CONTEXT_S
-    from speechbrain_tinyconf.transcribe import FullContextLimit
+    from speechbrain_tinyconf.transcribe import MAX_FULL_CONTEXT_S, FullContextLimit
 
     long = np.zeros(int((MAX_FULL_CONTEXT_S + 1) * 16000), dtype=np.float32)
     with pytest.raises(ValueError) as ort_error:

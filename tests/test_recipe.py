@@ -334,3 +334,15 @@ def test_failing_training_step_names_its_utterances():
     with pytest.raises(RuntimeError, match=r"training step failed on the batch of utterance\(s\) u-short, u-tiny: "
                                            r".*[Pp]adding"):
         asr.fit_batch(batch)
+
+
+def test_output_folder_inside_an_export_is_refused(tmp_path):
+    """Item 4: a run folder inside an exported model (or ONNX) folder would change it too."""
+    from speechbrain_tinyconf.runs import output_folder_problem
+
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "tinyconf-export.json").write_text("{}")
+    assert output_folder_problem(tmp_path / "model" / "run") == (
+        f"output_folder {tmp_path / 'model' / 'run'} is inside an exported model folder, {tmp_path / 'model'} "
+        "(tinyconf-export.json): use a folder outside it (nothing was written)")
+    assert output_folder_problem(tmp_path / "elsewhere") is None

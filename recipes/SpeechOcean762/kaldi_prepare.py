@@ -277,7 +277,7 @@ def collect_data_dir(data_dir: Path, root: Path, sample_rate: int, validate_audi
         if utt not in utt2spk:
             raise ValueError(f"{data_dir / 'utt2spk'}: no speaker for utterance {utt}")
         rec, start, stop = spans[utt]
-        if stop - start < min_duration:
+        if round(stop - start, 4) < min_duration:  # as the CSV's duration (decimal times: 1.3 - 1.2 < 0.1)
             logger.warning("Skipping %s: %.3f s, shorter than %g s (min_duration: the model needs a few encoder "
                            "frames)", utt, stop - start, min_duration)
             skipped["too_short"] += 1
