@@ -230,7 +230,7 @@ def read_tagged_yaml(text: str) -> Dict[str, Any]:
 
     Example
     -------
-    >>> data = read_tagged_yaml("n: 80\nc: 32\nsize: !ref <n> // 4 * <c>\nact: !name:torch.nn.GELU\n")
+    >>> data = read_tagged_yaml("n: 80\\nc: 32\\nsize: !ref <n> // 4 * <c>\\nact: !name:torch.nn.GELU\\n")
     >>> data["size"], data["act"]
     (640, !name:torch.nn.GELU)
     """
