@@ -182,8 +182,8 @@ def export(run_dir: PathLike, model_dir: PathLike, ckpt: str = "average", num_av
     run = read_run(run_dir)
     model_dir = Path(model_dir)
     _check_output_folder(model_dir, "model", overwrite, [run.run_dir])
-    if example is not None and not Path(example).is_file():
-        raise FileNotFoundError(f"--example {example}: file not found")
+    if example is not None:
+        check_example(Path(example))
     if num_avg is None:  # like the recipe's evaluation
         num_avg = int(run.recipe.get("avg_checkpoints", 1))
     choice = choose_checkpoint(run.run_dir, ckpt, num_avg)
@@ -211,6 +211,20 @@ def export(run_dir: PathLike, model_dir: PathLike, ckpt: str = "average", num_av
                   "files": {name: file_record(stage / name) for name in FINGERPRINTED}}
         (stage / EXPORT_MARKER).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
     return model_dir
+
+
+def check_example(example: Path) -> None:
+    """``--example`` must be an audio file soundfile decodes (checked before anything is written)."""
+    import soundfile
+
+    from .checkpoints import first_line
+
+    if not example.is_file():
+        raise FileNotFoundError(f"--example {example}: file not found")
+    try:
+        soundfile.info(str(example))
+    except Exception as err:  # soundfile.LibsndfileError (a RuntimeError), TypeError
+        raise ValueError(f"--example {example}: not an audio file soundfile can read ({first_line(err)})") from None
 
 
 def check_output_folder(model_dir: Path, overwrite: bool) -> None:

@@ -121,6 +121,9 @@ def check_model_dir(model_dir: PathLike) -> Path:
         raise ModelFolderError(f"model folder not found: {model_dir}")
     if not model_dir.is_dir():
         raise ModelFolderError(f"not a folder: {model_dir}")
+    for name in MODEL_FILES:
+        if (model_dir / name).exists() and not (model_dir / name).is_file():
+            raise ModelFolderError(f"{model_dir / name}: not a file")
     missing = [name for name in MODEL_FILES if not (model_dir / name).is_file()]
     if len(missing) == 1:
         raise ModelFolderError(f"{model_dir / missing[0]}: missing (a model folder written by "

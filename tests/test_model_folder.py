@@ -204,6 +204,11 @@ def test_failed_export_leaves_the_old_one_and_nothing_else(model_dir, trained_ru
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [f"error: cannot write {target}: No space left on device ({target / 'README.md'})"]
     assert snapshot(target) == before and stages(target) == []
+    notes = ROOT / "README.md"  # an --example that is not audio: refused before anything is written
+    assert export_mod.main([str(trained_run), str(target), "--overwrite", "--example", str(notes)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"error: --example {notes}: not an audio file soundfile can read")
+    assert snapshot(target) == before and stages(target) == []
 
 
 # ---------------------------------------------------------------------------
