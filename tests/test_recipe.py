@@ -346,3 +346,24 @@ def test_output_folder_inside_an_export_is_refused(tmp_path):
         f"output_folder {tmp_path / 'model' / 'run'} is inside an exported model folder, {tmp_path / 'model'} "
         "(tinyconf-export.json): use a folder outside it (nothing was written)")
     assert output_folder_problem(tmp_path / "elsewhere") is None
+
+
+def test_resumed_run_builds_its_model_without_svd(trained_run, learnable_corpus, tmp_path, monkeypatch):
+    """Item 9 for training: a run with checkpoints (resumed) skips the SVD initialisation its checkpoint
+    replaces; a fresh run keeps it (it is that run's initialisation)."""
+    from speechbrain_tinyconf.lowrank import svd_init_is_skipped
+
+    train = _train_module()
+    seen = []
+    real = train.load_recipe_hparams
+    monkeypatch.setattr(train, "load_recipe_hparams", lambda *a, **k: seen.append(svd_init_is_skipped()) or real(*a, **k))
+    run = tmp_path / "run"
+    shutil.copytree(trained_run, run)
+    from conftest import TRAINED_OVERRIDES  # the trained run's model
+
+    pairs = dict(zip(TRAINED_OVERRIDES[::2], TRAINED_OVERRIDES[1::2]))
+    for out in (run, tmp_path / "fresh"):
+        overrides = {"data_folder": str(learnable_corpus), "output_folder": str(out)}
+        lines = [f"{k.lstrip('-')}: {v}" for k, v in {**pairs, **overrides}.items()]
+        train.load_or_exit(str(TINY), "\n".join(lines))
+    assert seen == [True, False]

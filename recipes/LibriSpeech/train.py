@@ -17,6 +17,7 @@ Authors
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import shlex
@@ -37,6 +38,7 @@ from speechbrain_tinyconf.cpu_training import cpu_precision, use_fast_dropout
 from speechbrain_tinyconf.hparams import (
     OverrideError, check_overrides, load_recipe_hparams, parse_overrides, recipe_yaml, resolve_text,
 )
+from speechbrain_tinyconf.lowrank import svd_init_skipped
 from speechbrain_tinyconf.runs import (
     InitSource, OutputFolderInUse, init_source, lock_output_folder, matching_weights, model_checkpoints,
     output_folder_holder, output_folder_problem, resume_problem,
@@ -336,8 +338,11 @@ def load_or_exit(hparams_file: str, overrides) -> Dict:
     another model) ends the program with one line on stderr and exit status 2, before anything is written."""
     try:
         check_overrides(hparams_file, overrides)
-        check_folders(hparams_file, overrides)
-        hparams = load_recipe_hparams(hparams_file, overrides)
+        output_folder = check_folders(hparams_file, overrides)
+        # A resumed run's checkpoint replaces every weight: no SVD of the random ones (lowrank.svd_init_skipped).
+        resuming = output_folder is not None and bool(model_checkpoints(output_folder))
+        with svd_init_skipped() if resuming else contextlib.nullcontext():
+            hparams = load_recipe_hparams(hparams_file, overrides)
     except (OverrideError, FileNotFoundError) as err:
         fail(str(err))
     except (ValueError, TypeError, KeyError) as err:  # raised while building the modules
@@ -351,14 +356,14 @@ def load_or_exit(hparams_file: str, overrides) -> Dict:
     return hparams
 
 
-def check_folders(hparams_file: str, overrides) -> None:
+def check_folders(hparams_file: str, overrides) -> Optional[str]:
     """Before anything is built or written (building the recipe creates save/): an output folder that is an
     exported model (or ONNX) folder or that another train.py is using, or a missing data folder, ends the
-    program with one line."""
+    program with one line. Returns the output folder (None if the recipe cannot be read here)."""
     try:
         values = resolve_text(recipe_yaml(hparams_file, overrides))  # runs nothing of the YAML
     except Exception:  # load_recipe_hparams reports it
-        return
+        return None
     problem = output_folder_problem(values.get("output_folder"))
     if problem:
         fail(problem)
@@ -369,6 +374,7 @@ def check_folders(hparams_file: str, overrides) -> None:
     data = values.get("data_folder")
     if data is not None and not values.get("skip_prep") and not Path(str(data)).is_dir():
         fail(f"--data_folder {data}: folder not found (nothing was written)")
+    return None if values.get("output_folder") is None else str(values["output_folder"])
 
 
 def hold_output_folder(folder: str) -> None:
