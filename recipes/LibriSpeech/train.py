@@ -121,8 +121,9 @@ class TransducerASR(sb.Brain):
         try:
             return super().fit_batch(batch)
         except RuntimeError as err:
-            raise RuntimeError(f"training step failed on the batch of utterance(s) {', '.join(map(str, batch.id))}: "
-                               f"{str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__}") from err
+            first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+            ids = ", ".join(map(str, batch.id))
+            raise RuntimeError(f"training step failed on the batch of utterance(s) {ids}: {first}") from err
 
     def on_fit_start(self):
         super().on_fit_start()  # recovers the checkpoint: optimizer_step is the run's count so far
@@ -377,6 +378,9 @@ def check_folders(hparams_file: str, overrides) -> Optional[str]:
     return None if values.get("output_folder") is None else str(values["output_folder"])
 
 
+_LOCK = None  # the output folder's lock file, open while this process runs
+
+
 def hold_output_folder(folder: str) -> None:
     """Takes the output folder's lock (runs.lock_output_folder) for the life of this process; a folder another
     train.py took since check_folders ends this one with one line naming its PID."""
@@ -387,9 +391,6 @@ def hold_output_folder(folder: str) -> None:
         fail(str(err))
     if previous is not None:
         logger.info("output_folder %s: took over the lock of PID %d, which has ended", folder, previous)
-
-
-_LOCK = None
 
 
 def load_init_source(hparams: Dict) -> Optional[InitSource]:
