@@ -39,7 +39,7 @@ import re
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Union
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Union
 
 PathLike = Union[str, Path]
 EXPORT_MARKER = "tinyconf-export.json"
@@ -433,8 +433,3 @@ def output_error_line(err: OSError, target: PathLike) -> str:
     """One line for an ``OSError`` met while writing an export to ``target`` (read-only folder, full disk...)."""
     where = err.filename or target
     return f"cannot write {target}: {err.strerror or err} ({where})"
-
-
-def listed(files: Iterable[PathLike]) -> Dict[str, Dict[str, Any]]:
-    """:func:`file_record` of each file, by file name."""
-    return {Path(p).name: file_record(p) for p in files}
