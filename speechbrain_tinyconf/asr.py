@@ -24,8 +24,8 @@ from .sharing import SharingPlan
 class SharedTransformerASR(TransformerASR):
     """``TransformerASR(encoder_module="conformer", ...)`` whose encoder follows ``sharing``.
 
-    Arguments are those of SpeechBrain's ``TransformerASR`` plus ``sharing``;
-    ``num_encoder_layers`` is the number of *virtual* layers.
+    Arguments are those of SpeechBrain's ``TransformerASR`` plus ``sharing`` and ``svd_init``
+    (see :class:`SharedConformerEncoder`); ``num_encoder_layers`` is the number of *virtual* layers.
 
     Example
     -------
@@ -40,7 +40,8 @@ class SharedTransformerASR(TransformerASR):
     torch.Size([2, 12, 32])
     """
 
-    def __init__(self, *args: Any, sharing: Union[None, SharingPlan, Mapping[str, Any]] = None, **kwargs: Any):
+    def __init__(self, *args: Any, sharing: Union[None, SharingPlan, Mapping[str, Any]] = None,
+                 svd_init: bool = True, **kwargs: Any):
         kwargs.setdefault("encoder_module", "conformer")
         bound = inspect.signature(TransformerASR.__init__).bind(self, *args, **kwargs)
         bound.apply_defaults()
@@ -67,6 +68,7 @@ class SharedTransformerASR(TransformerASR):
             output_hidden_states=self.output_hidden_states,
             layerdrop_prob=self.layerdrop_prob,
             sharing=sharing,
+            svd_init=svd_init,
         )
 
     @property

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from speechbrain.nnet.attention import RelPosMHAXL
 
-from .lowrank import LowRankLinear, check_rank, svd_factors
+from .lowrank import LowRankLinear, check_rank, svd_factors, svd_init_is_skipped
 
 
 class LowRankRelPosMHAXL(RelPosMHAXL):
@@ -91,7 +91,9 @@ class LowRankRelPosMHAXL(RelPosMHAXL):
                 vdim=mha.vdim, mask_pos_future=mha.mask_pos_future,
             )
         state = mha.state_dict()
-        U, V = svd_factors(state.pop("in_proj_weight"), rank)
+        dense = state.pop("in_proj_weight")
+        # Weights about to be loaded (lowrank.svd_init_skipped): the fresh factors stay.
+        U, V = (low.in_proj.U, low.in_proj.V) if svd_init_is_skipped() else svd_factors(dense, rank)
         low.load_state_dict({**state, "in_proj.U": U, "in_proj.V": V})
         return low.to(mha.pos_bias_u.device, mha.pos_bias_u.dtype).train(mha.training)
 

@@ -27,13 +27,18 @@ def first_line(err: BaseException) -> str:
 
 
 def load_state(path: Union[str, Path]) -> Dict:
-    """``torch.load`` of a checkpoint file on CPU; a ``ValueError`` naming the file if it cannot be read."""
+    """``torch.load`` of a checkpoint file on CPU; a ``ValueError`` naming the file if it is missing or cannot be read."""
     import torch
 
+    if not Path(path).exists():
+        raise ValueError(f"{path}: missing")
+    if not Path(path).is_file():
+        raise ValueError(f"{path}: not a file")
     try:
         return torch.load(path, map_location="cpu")
     except Exception as err:
         raise ValueError(f"{path}: corrupt or not a PyTorch checkpoint ({first_line(err)})") from err
+
 
 def checkpoint_problem(folder: Path, required: Iterable[str]) -> str:
     """Why ``folder`` is not a complete checkpoint ('' when it is)."""

@@ -25,6 +25,8 @@ from __future__ import annotations
 
 from typing import Any, Dict, Mapping, Optional, Union
 
+import contextlib
+
 import torch
 import torch.nn as nn
 from speechbrain.lobes.models.transformer.Conformer import ConformerEncoder, ConformerEncoderLayer
@@ -33,7 +35,7 @@ from speechbrain.nnet.attention import RelPosMHAXL
 from torch.nn.utils import parametrize
 
 from .attention import LowRankRelPosMHAXL
-from .lowrank import LowRankLinear, LowRankWeight, check_rank
+from .lowrank import LowRankLinear, LowRankWeight, check_rank, svd_init_skipped
 from .scales import add_branch_scales, add_output_scale, rename_legacy_scale_keys
 from .sharing import ParamKind, SharingPlan
 
@@ -45,7 +47,10 @@ class SharedConformerEncoder(ConformerEncoder):
     """Conformer encoder whose ``num_layers`` virtual layers reuse weights.
 
     Same arguments, forward and streaming API as SpeechBrain's
-    ``ConformerEncoder``, plus ``sharing`` (a :class:`SharingPlan` or a mapping).
+    ``ConformerEncoder``, plus ``sharing`` (a :class:`SharingPlan` or a mapping) and
+    ``svd_init``: ``False`` when weights are loaded right after construction (an exported
+    model's ``hyperparams.yaml``), so that low-rank factors skip the SVD of random weights
+    (:func:`~speechbrain_tinyconf.lowrank.svd_init_skipped`).
 
     Example
     -------
@@ -79,6 +84,7 @@ class SharedConformerEncoder(ConformerEncoder):
         output_hidden_states: bool = False,
         layerdrop_prob: float = 0.0,
         sharing: Union[None, SharingPlan, Mapping[str, Any]] = None,
+        svd_init: bool = True,
     ):
         self.plan = SharingPlan.from_config(sharing)
         self.plan.validate(num_layers)
@@ -100,8 +106,9 @@ class SharedConformerEncoder(ConformerEncoder):
         )
         self.num_layers = num_layers
         if self.plan.low_rank is not None:
-            for layer in self.layers:
-                _factorise_layer(layer, self.plan)
+            with contextlib.nullcontext() if svd_init else svd_init_skipped():
+                for layer in self.layers:
+                    _factorise_layer(layer, self.plan)
         self._tie_parameters()
         # Scales are added after tying: each virtual layer owns its own.
         self._legacy_keys: Dict[str, str] = {}

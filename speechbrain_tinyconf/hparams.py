@@ -12,6 +12,7 @@ Authors
 
 from __future__ import annotations
 
+import re
 import tempfile
 from pathlib import Path
 from typing import Any, Dict, Mapping, Optional, Tuple, Union
@@ -173,11 +174,136 @@ def recipe_yaml(path: Union[str, Path], overrides: Overrides = None) -> str:
     return out.getvalue()
 
 
-def resolve_text(text: str) -> Dict[str, Any]:
-    """A (hyper)pyyaml text as plain data with its ``!ref`` values resolved (nothing instantiated)."""
-    from hyperpyyaml import resolve_references
+class Tagged:
+    """A node that a hyperpyyaml tag would build (``!new:``, ``!apply:``, ``!name:``, ``!include:`` ...),
+    kept as data: its tag and its (resolved) content. Nothing it names is imported or run."""
 
-    return read_plain_yaml(resolve_references(text).getvalue()) or {}
+    def __init__(self, tag: str, value: Any):
+        self.tag, self.value = tag, value
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Tagged) and (self.tag, self.value) == (other.tag, other.value)
+
+    def __repr__(self) -> str:
+        return f"{self.tag} {self.value!r}" if self.value not in ("", None) else self.tag
+
+
+class _Ref(str):
+    """The text of a ``!ref``/``!copy`` node, resolved by :func:`read_tagged_yaml`."""
+
+
+class _TaggedLoader(yaml.SafeLoader):
+    """Reads hyperpyyaml as data: ``!ref`` becomes :class:`_Ref`, every other tag a :class:`Tagged`."""
+
+
+def _construct_tagged(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
+    if isinstance(node, yaml.ScalarNode):
+        value = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)
+    if suffix in ("ref", "copy"):
+        return _Ref(value)
+    return Tagged("!" + suffix, value)
+
+
+_TaggedLoader.add_multi_constructor("!", _construct_tagged)
+# Floats as YAML 1.2 (ruamel, hyperpyyaml) reads them: 1e-05 is a number there, a string for PyYAML's 1.1 rules.
+_TaggedLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^(?:[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?(?:[eE][-+]?[0-9]+)?|[-+]?\.[0-9_]+(?:[eE][-+]?[0-9]+)?"
+               r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"),
+    list("-+0123456789."),
+)
+_REFERENCE = re.compile(r"<([^<>]*)>")
+
+
+def read_tagged_yaml(text: str) -> Dict[str, Any]:
+    """A hyperpyyaml text as data, with its ``!ref``s resolved and its other tags kept as :class:`Tagged`.
+
+    Unlike hyperpyyaml's ``resolve_references`` this runs nothing (no ``!applyref:``, no
+    ``!include:``), so it is safe on files from elsewhere (a run folder's ``hyperparams.yaml``).
+    References resolve as hyperpyyaml resolves them: ``<key>``, ``<key[sub]>``, string
+    interpolation and simple arithmetic. Raises ``yaml.YAMLError`` for invalid YAML and
+    ``ValueError`` for a reference to a missing key or a circular one.
+
+    Example
+    -------
+    >>> data = read_tagged_yaml("n: 80\\nc: 32\\nsize: !ref <n> // 4 * <c>\\nact: !name:torch.nn.GELU\\n")
+    >>> data["size"], data["act"]
+    (640, !name:torch.nn.GELU)
+    """
+    tree = yaml.load(text, Loader=_TaggedLoader) or {}
+    if not isinstance(tree, dict):
+        raise ValueError("expected a mapping at top level")
+    return _resolve(tree, tree, ())
+
+
+def _resolve(node: Any, tree: Dict[str, Any], chain: Tuple[str, ...]) -> Any:
+    if isinstance(node, _Ref):
+        return _resolve_reference(str(node), tree, chain)
+    if isinstance(node, dict):
+        return {k: _resolve(v, tree, chain) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_resolve(v, tree, chain) for v in node]
+    if isinstance(node, Tagged):
+        return Tagged(node.tag, _resolve(node.value, tree, chain))
+    return node
+
+
+def _lookup(ref: str, tree: Dict[str, Any], chain: Tuple[str, ...]) -> Any:
+    if ref in chain:
+        raise ValueError(f"circular reference: {' -> '.join(chain + (ref,))}")
+    if "." in ref:  # <module.attribute>: an attribute of a built object, never built here
+        return Tagged("!apply:getattr", ref)
+    branch: Any = tree
+    for part in ref.split("["):
+        part = part.strip("]")
+        if not isinstance(branch, dict) or part not in branch:
+            raise ValueError(f"!ref <{ref}>: no such key")
+        branch = branch[part]
+    return _resolve(branch, tree, chain + (ref,))
+
+
+def _resolve_reference(text: str, tree: Dict[str, Any], chain: Tuple[str, ...]) -> Any:
+    from hyperpyyaml.core import parse_arithmetic  # ast-based, evaluates numbers and operators only
+
+    whole = _REFERENCE.fullmatch(text.strip())
+    if whole:
+        return _lookup(whole.group(1), tree, chain)
+    if not _REFERENCE.search(text):
+        return text
+    return parse_arithmetic(_REFERENCE.sub(lambda m: str(_lookup(m.group(1), tree, chain)), text))
+
+
+def plain(node: Any) -> Any:
+    """``node`` with every :class:`Tagged` replaced by None."""
+    if isinstance(node, dict):
+        return {k: plain(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [plain(v) for v in node]
+    return None if isinstance(node, Tagged) else node
+
+
+def first_tag(node: Any) -> Optional[Tagged]:
+    """The first :class:`Tagged` inside ``node`` (None for plain data)."""
+    if isinstance(node, Tagged):
+        return node
+    values = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+    for value in values:
+        found = first_tag(value)
+        if found is not None:
+            return found
+    return None
+
+
+def resolve_text(text: str) -> Dict[str, Any]:
+    """A (hyper)pyyaml text as plain data with its ``!ref`` values resolved; tagged nodes become None.
+
+    Nothing is instantiated or run (:func:`read_tagged_yaml`).
+    """
+    return plain(read_tagged_yaml(text))
 
 
 def resolved_yaml(path: Union[str, Path], overrides: Overrides = None) -> str:

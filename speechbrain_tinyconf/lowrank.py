@@ -12,8 +12,10 @@ Authors
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import math
-from typing import Optional, Sequence, Tuple
+from typing import Iterator, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -28,6 +30,40 @@ def check_rank(rank: int, in_features: int, out_features: int, name: str = "rank
             f"{name}={rank!r} is invalid for a {out_features}x{in_features} "
             f"weight: it must be an integer in [1, min(in, out)={limit}]"
         )
+
+
+# True while the factors being built are about to be overwritten by loaded weights (see svd_init_skipped).
+_SKIP_SVD = contextvars.ContextVar("tinyconf_skip_svd_init", default=False)
+
+
+@contextlib.contextmanager
+def svd_init_skipped() -> Iterator[None]:
+    """Within this block, low-rank factors keep their fresh initialisation instead of the SVD of the dense one.
+
+    For models whose weights are loaded right after they are built (a model folder, a checkpoint):
+    the SVDs of random weights would be thrown away, and they are most of the build time (144 of
+    them, 4 of 5 s on one thread, for ``shared_lowrank_5M``). The fresh factors are initialised
+    like any new :class:`LowRankLinear` (same random draws as the SVD path), so a model built here
+    is still a valid, trainable model if nothing gets loaded after all.
+
+    Example
+    -------
+    >>> with svd_init_skipped():
+    ...     svd_init_is_skipped()
+    True
+    >>> svd_init_is_skipped()
+    False
+    """
+    token = _SKIP_SVD.set(True)
+    try:
+        yield
+    finally:
+        _SKIP_SVD.reset(token)
+
+
+def svd_init_is_skipped() -> bool:
+    """Whether :func:`svd_init_skipped` is active here."""
+    return _SKIP_SVD.get()
 
 
 def svd_factors(weight: torch.Tensor, rank: int) -> Tuple[torch.Tensor, torch.Tensor]:
@@ -179,11 +215,6 @@ class LowRankLinear(nn.Module):
             raise TypeError(f"from_linear: unsupported layer type {type(linear).__name__}")
         out_f, in_f = weight.shape
         check_rank(rank, in_f, out_f)
-        fit_U, fit_V = svd_factors(weight, rank)
-        if U is not None and V is None:
-            fit_V = weight @ torch.linalg.pinv(U.detach())
-        elif V is not None and U is None:
-            fit_U = torch.linalg.pinv(V.detach()) @ weight
         layer = cls(
             n_neurons=out_f,
             input_size=in_f,
@@ -194,6 +225,16 @@ class LowRankLinear(nn.Module):
             V=V,
             channels_first=channels_first,
         ).to(weight.device, weight.dtype)
+        if svd_init_is_skipped():  # weights are about to be loaded: keep the fresh init
+            if layer.bias is not None:
+                with torch.no_grad():
+                    layer.bias.copy_(linear.bias.detach())
+            return layer
+        fit_U, fit_V = svd_factors(weight, rank)
+        if U is not None and V is None:
+            fit_V = weight @ torch.linalg.pinv(U.detach())
+        elif V is not None and U is None:
+            fit_U = torch.linalg.pinv(V.detach()) @ weight
         with torch.no_grad():
             if U is None:
                 layer.U.copy_(fit_U)
@@ -254,4 +295,6 @@ class LowRankWeight(nn.Module):
         return V @ U
 
     def right_inverse(self, weight: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        if svd_init_is_skipped():  # weights are about to be loaded: any factors of the right shapes
+            return weight[: self.rank].detach().clone(), torch.eye(weight.shape[0], self.rank, dtype=weight.dtype)
         return svd_factors(weight, self.rank)

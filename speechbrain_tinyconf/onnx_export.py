@@ -1,6 +1,7 @@
 """ONNX export (fp32, int8, int4) of a speechbrain-tinyconf transducer.
 
     python -m speechbrain_tinyconf.onnx_export SOURCE OUT_DIR [--int8] [--int4] [--chunk-frames 8 16] [--left-chunks 4]
+        [--overwrite]
 
 ``SOURCE`` is a model folder written by :mod:`speechbrain_tinyconf.export`, a
 recipe output folder (``hyperparams.yaml`` + ``save/``; the checkpoint is
@@ -24,7 +25,14 @@ weights, identity feature normalisation: for sizes and timings only).
   other weights int8 (:func:`speechbrain_tinyconf.onnx.passes.quantize_int4`).
 * ``frontend.npz`` -- constants of the Fbank (mel matrix, window, dB settings)
   for :class:`NumpyFbank`, and ``onnx_config.json`` (dimensions, blank index,
-  streaming geometry, files and sizes); ``tokenizer.model`` when the source has one.
+  streaming geometry, and every file with its size and sha256: readers open those only);
+  ``tokenizer.model`` when the source has one.
+
+Every option is checked before anything is written, and ``OUT_DIR`` is written whole: the
+files go to a temporary folder next to it, swapped in when complete, so a failed or killed
+export leaves an earlier one byte-identical. ``OUT_DIR`` may be absent, empty or an earlier
+ONNX export (replaced, stale files included); any other folder only with ``--overwrite``, a
+run folder or the export's own source never. A user error is one line on stderr, exit 2.
 
 The Fbank stays outside the graphs: SpeechBrain's STFT goes through complex
 tensors, which the TorchScript exporter cannot write, and every device has an
@@ -61,8 +69,7 @@ import argparse
 import sys
 from typing import Optional, Sequence
 
-from .onnx.export import export_onnx
-from .onnx.load import load_transducer
+# The work is imported in main(): an environment without onnx gets one line, not a traceback.
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -71,7 +78,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("source",
                         help="model folder (export output), recipe run folder, or hparams .yaml (random weights)")
-    parser.add_argument("out_dir", help="folder to write the ONNX files to")
+    parser.add_argument("out_dir", help="folder to write the ONNX files to (absent, empty or an earlier ONNX export)")
     parser.add_argument("--int8", action="store_true", help="also write dynamically quantised *.int8.onnx graphs")
     parser.add_argument("--int4", action="store_true",
                         help="also write *.int4.onnx graphs: 4-bit block-wise MatMul weights (MatMulNBits), the rest int8")
@@ -85,40 +92,71 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--streaming", action="store_true",
                         help="with --format sherpa-onnx: the online 'conformer' convention for OnlineRecognizer"
                              " (chunk: the first --chunk-frames; attention context: --left-chunks)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace OUT_DIR even if it is not an earlier ONNX export (the whole folder)")
     args = parser.parse_args(argv)
-    if args.format == "sherpa-onnx":
-        return _main_sherpa(args)
     try:
-        result = export_onnx(args.source, args.out_dir, int8=args.int8, chunk_frames=args.chunk_frames,
-                             left_chunks=args.left_chunks, seed=args.seed, int4=args.int4)
-    except (FileNotFoundError, ValueError, RuntimeError) as err:
+        problem = argument_problem(args)
+        if problem:
+            raise ValueError(problem)
+        from .onnx.export import check_export_tools
+
+        check_export_tools(args.int8, args.int4)
+        if args.format == "sherpa-onnx":
+            files = _export_sherpa(args)
+        else:
+            files = _export_tinyconf(args)
+    except ImportError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    if result.config.get("random_weights"):
-        print(f"note: {args.source} is a hparams file: random weights, identity feature normalisation", file=sys.stderr)
-    for name, path in result.files.items():
-        print(f"{path}\t{path.stat().st_size}")
-    return 0
-
-
-def _main_sherpa(args) -> int:
-    from .onnx.sherpa import SherpaExportError, export_sherpa_onnx
-
-    try:
-        mods = load_transducer(args.source, seed=args.seed)
-        if args.streaming:  # one chunk size per export (the first of --chunk-frames)
-            from .onnx.sherpa_streaming import export_sherpa_streaming
-
-            files = export_sherpa_streaming(mods, args.out_dir, chunk_frames=args.chunk_frames[0],
-                                            left_chunks=args.left_chunks, int8=args.int8, int4=args.int4)
-        else:
-            files = export_sherpa_onnx(mods, args.out_dir, int8=args.int8, int4=args.int4)
-    except (FileNotFoundError, SherpaExportError, ValueError, RuntimeError) as err:
+    except (FileNotFoundError, FileExistsError, ValueError, RuntimeError) as err:  # incl. OutputFolderError
         print(f"error: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:  # a read-only or full disk: one line, nothing left behind (staged_folder)
+        from .model_folder import output_error_line
+
+        print(f"error: {output_error_line(err, args.out_dir)}", file=sys.stderr)
         return 2
     for path in files.values():
         print(f"{path}\t{path.stat().st_size}")
     return 0
+
+
+def argument_problem(args: argparse.Namespace) -> Optional[str]:
+    """The first invalid option, as one line (checked before anything is loaded or written), else None."""
+    for value in args.chunk_frames:
+        if value < 1:
+            return f"--chunk-frames={value}: must be a positive integer"
+    if args.left_chunks < 1:
+        return (f"--left-chunks={args.left_chunks}: must be >= 1 (the ONNX step keeps a fixed-size attention cache, "
+                "so unlimited left context cannot be exported)")
+    if args.streaming and args.format != "sherpa-onnx":
+        return "--streaming: only with --format sherpa-onnx (the tinyconf format has streaming graphs already)"
+    return None
+
+
+def _export_tinyconf(args: argparse.Namespace):
+    from .onnx.export import export_onnx
+
+    result = export_onnx(args.source, args.out_dir, int8=args.int8, chunk_frames=args.chunk_frames,
+                         left_chunks=args.left_chunks, seed=args.seed, int4=args.int4, overwrite=args.overwrite)
+    if result.config.get("random_weights"):
+        print(f"note: {args.source} is a hparams file: random weights, identity feature normalisation", file=sys.stderr)
+    return result.files
+
+
+def _export_sherpa(args: argparse.Namespace):
+    from .onnx.load import load_transducer
+    from .onnx.sherpa import export_sherpa_onnx
+
+    mods = load_transducer(args.source, seed=args.seed)
+    if args.streaming:  # one chunk size per export (the first of --chunk-frames)
+        from .onnx.sherpa_streaming import export_sherpa_streaming
+
+        return export_sherpa_streaming(mods, args.out_dir, chunk_frames=args.chunk_frames[0],
+                                       left_chunks=args.left_chunks, int8=args.int8, int4=args.int4,
+                                       overwrite=args.overwrite)
+    return export_sherpa_onnx(mods, args.out_dir, int8=args.int8, int4=args.int4, overwrite=args.overwrite)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,12 @@ This file imports only numpy, onnxruntime and the standard library, so it can
 be copied to a device as is; importing it from the package imports no torch
 either (the package ``__init__`` imports lazily).
 
+Only the files that ``onnx_config.json`` lists are opened, each checked against the size and
+sha256 recorded there (:func:`listed_file`): a file left by another export, or changed since,
+is refused with its name. Full-context decoding refuses inputs longer than
+:data:`MAX_FULL_CONTEXT_S` (its attention memory grows with the square of the length), as
+``EncoderDecoderASR`` does; ``transcribe_streaming`` takes any length.
+
 Authors
 -------
 * speechbrain-tinyconf team 2026
@@ -20,6 +26,7 @@ Authors
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
@@ -30,6 +37,70 @@ PathLike = Union[str, Path]
 CONFIG_NAME = "onnx_config.json"
 FRONTEND_NAME = "frontend.npz"
 PRECISIONS = ("fp32", "int8", "int4")  # file suffixes: .onnx, .int8.onnx, .int4.onnx
+# Longest input decoded with full-context attention (here and in the exported PyTorch model):
+# its memory grows with the square of the length (3 min took 2.6 GB in onnxruntime, 10 min 13 GB in torch).
+MAX_FULL_CONTEXT_S = 60.0
+
+
+def full_context_message(seconds: float, max_seconds: float = MAX_FULL_CONTEXT_S) -> str:
+    """The error for an input too long for full-context decoding (``EncoderDecoderASR`` and ``OrtTransducer``)."""
+    return (f"input of {seconds:.1f} s is longer than the full-context limit of {max_seconds:g} s (attention "
+            "memory grows with the square of the length): decode it chunk by chunk (StreamingASR, "
+            "OrtTransducer.transcribe_streaming, or python -m speechbrain_tinyconf.transcribe, which streams "
+            "long files; --streaming forces it)")
+
+
+def read_config(folder: PathLike, fmt: str = "tinyconf") -> Dict[str, Any]:
+    """``onnx_config.json`` of an ONNX export in format ``fmt`` (``tinyconf`` or ``sherpa-onnx``).
+
+    Raises ``FileNotFoundError`` without one, ``ValueError`` for unreadable JSON, a folder of the
+    other format or a config that lists no files.
+    """
+    folder = Path(folder)
+    path = folder / CONFIG_NAME
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{CONFIG_NAME} not found in {folder} (not a folder written by speechbrain_tinyconf.onnx_export)")
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, ValueError) as err:
+        raise ValueError(f"{path}: not valid JSON ({err})") from None
+    if not isinstance(config, dict) or not isinstance(config.get("files"), dict):
+        raise ValueError(f"{path}: lists no files (not a folder written by speechbrain_tinyconf.onnx_export)")
+    found = config.get("format", "tinyconf")
+    if found != fmt:
+        raise ValueError(f"{folder} is a {found} export, not a {fmt} one (--format {found} of onnx_export)")
+    return config
+
+
+def listed_file(folder: PathLike, config: Dict[str, Any], key: str, hint: str = "") -> Path:
+    """The file ``config["files"][key]`` of an export, checked against its recorded size and sha256.
+
+    A file the config does not list is not opened, even if a file of that name is there (it would be
+    another export's): ``FileNotFoundError`` (+ ``hint``). A file whose size or sha256 differs from the
+    record: ``ValueError`` naming it.
+    """
+    folder = Path(folder)
+    entry = config["files"].get(key)
+    if not isinstance(entry, dict) or "file" not in entry:
+        name = {"frontend": FRONTEND_NAME, "tokenizer": "tokenizer.model"}.get(key, f"{key}.onnx")
+        raise FileNotFoundError(f"{name} not found in {folder}: {CONFIG_NAME} does not list it{hint}")
+    path = folder / Path(entry["file"]).name
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: missing (listed in {CONFIG_NAME})")
+    size = path.stat().st_size
+    if "bytes" in entry and size != entry["bytes"]:
+        raise ValueError(f"{path}: {size} bytes, {CONFIG_NAME} records {entry['bytes']}: the file was changed "
+                         "after export; export again")
+    if entry.get("sha256"):
+        digest = hashlib.sha256()
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        if digest.hexdigest() != entry["sha256"]:
+            raise ValueError(f"{path}: its sha256 differs from the one {CONFIG_NAME} records: the file was changed "
+                             "after export; export again")
+    return path
 
 
 # ---------------------------------------------------------------------------
@@ -205,20 +276,19 @@ class OrtTransducer:
         ``fp32`` (``*.onnx``), ``int8`` (``*.int8.onnx``) or ``int4`` (``*.int4.onnx``) graphs.
     threads : int
         onnxruntime intra-op threads per session.
+    max_seconds : float
+        Longest waveform :meth:`transcribe` takes (full-context attention); longer ones raise a
+        ``ValueError`` naming the streaming alternatives.
     """
 
-    def __init__(self, onnx_dir: PathLike, precision: str = "fp32", threads: int = 1):
+    def __init__(self, onnx_dir: PathLike, precision: str = "fp32", threads: int = 1,
+                 max_seconds: float = MAX_FULL_CONTEXT_S):
         if precision not in PRECISIONS:
             raise ValueError(f"precision={precision!r}: expected one of {', '.join(PRECISIONS)}")
         self.dir = Path(onnx_dir)
-        config = self.dir / CONFIG_NAME
-        if not config.is_file():
-            raise FileNotFoundError(
-                f"{CONFIG_NAME} not found in {self.dir} (not a folder written by speechbrain_tinyconf.onnx_export)"
-            )
-        self.config = json.loads(config.read_text(encoding="utf-8"))
-        self.precision, self.threads = precision, threads
-        self.fbank = NumpyFbank.load(self.dir / FRONTEND_NAME)
+        self.config = read_config(self.dir)
+        self.precision, self.threads, self.max_seconds = precision, threads, float(max_seconds)
+        self.fbank = NumpyFbank.load(listed_file(self.dir, self.config, "frontend"))
         self.blank = int(self.config["blank_index"])
         self.max_symbols = int(self.config["max_symbols_per_step"])
         self._sessions: Dict[str, Any] = {}
@@ -226,12 +296,11 @@ class OrtTransducer:
         self.joint = self.session("joint")
 
     def path(self, name: str) -> Path:
-        """File of graph ``name`` (``encoder``, ``encoder_chunk8``, ``predictor``, ``joint``) at this precision."""
-        path = self.dir / (f"{name}.onnx" if self.precision == "fp32" else f"{name}.{self.precision}.onnx")
-        if not path.is_file():
-            hint = "" if self.precision == "fp32" else f" (export with --{self.precision})"
-            raise FileNotFoundError(f"{path.name} not found in {self.dir}{hint}")
-        return path
+        """File of graph ``name`` (``encoder``, ``encoder_chunk8``, ``predictor``, ``joint``) at this precision,
+        as ``onnx_config.json`` lists it (:func:`listed_file`)."""
+        key = name if self.precision == "fp32" else f"{name}.{self.precision}"
+        hint = "" if self.precision == "fp32" else f" (export with --{self.precision})"
+        return listed_file(self.dir, self.config, key, hint)
 
     def session(self, name: str):
         """The (cached) onnxruntime session of graph ``name``."""
@@ -266,8 +335,12 @@ class OrtTransducer:
         return tokens, (pred, hidden)
 
     def encode(self, wav: np.ndarray) -> np.ndarray:
-        """Full-utterance encoder output ``(frames, joint_dim)`` of one waveform."""
-        feats = self.fbank(np.asarray(wav, dtype=np.float32).reshape(-1))
+        """Full-utterance encoder output ``(frames, joint_dim)`` of one waveform (at most ``max_seconds`` long)."""
+        wav = np.asarray(wav, dtype=np.float32).reshape(-1)
+        seconds = wav.shape[0] / self.fbank.sample_rate
+        if seconds > self.max_seconds:
+            raise ValueError(full_context_message(seconds, self.max_seconds))
+        feats = self.fbank(wav)
         enc, lens = self.session("encoder").run(None, {"feats": feats, "feats_lens": np.ones(1, dtype=np.float32)})
         return enc[0, : int(lens[0])]
 
@@ -291,11 +364,16 @@ class OrtTransducer:
         """Text of ``tokens`` with the exported sentencepiece model."""
         import sentencepiece as spm
 
-        path = self.dir / "tokenizer.model"
-        if not path.is_file():
-            raise FileNotFoundError(f"tokenizer.model not found in {self.dir} (the export source had no tokenizer)")
         if not hasattr(self, "_spm"):
-            self._spm = spm.SentencePieceProcessor(model_file=str(path))
+            if "tokenizer" not in self.config["files"]:
+                raise FileNotFoundError(f"tokenizer.model not found in {self.dir} (the export source had no tokenizer)")
+            path = listed_file(self.dir, self.config, "tokenizer")
+            processor = spm.SentencePieceProcessor(model_file=str(path))
+            vocab = self.config.get("vocab_size")
+            if vocab is not None and processor.get_piece_size() != int(vocab):
+                raise ValueError(f"{path} has {processor.get_piece_size()} pieces but the graphs of {self.dir} output "
+                                 f"{vocab} tokens ({CONFIG_NAME}): the tokenizer is not this model's")
+            self._spm = processor
         return self._spm.decode_ids(list(tokens))
 
 

@@ -5,9 +5,10 @@ A *run folder* is what ``recipes/LibriSpeech/train.py`` writes to ``output_folde
 ``train_log.txt``, ``save/CKPT+*``, ``tokenizer/`` and ``wer_<split>.txt``. Here: what marks one
 (:func:`is_run_folder`), how it is read (:func:`read_run`, :func:`parse_wer_file`), which
 checkpoint is exported from it (:func:`choose_checkpoint`, like the recipe's evaluation) and
-what train.py may do in an existing one (:func:`resume_problem`). An *exported model folder*
-(:mod:`speechbrain_tinyconf.export`) holds :data:`MODEL_FILES` and is marked by
-:data:`EXPORT_MARKER`, a file only export writes.
+what train.py may do in an existing one (:func:`resume_problem`, :func:`output_folder_problem`,
+:func:`lock_output_folder`). An *exported model folder* (:mod:`speechbrain_tinyconf.export`) holds
+:data:`MODEL_FILES` and is marked by :data:`EXPORT_MARKER`, a file only export writes; what it is,
+and how it is checked, is :mod:`speechbrain_tinyconf.model_folder`.
 
 Authors
 -------
@@ -26,10 +27,10 @@ import torch
 
 from .checkpoints import checkpoint_problem, load_state
 from .hparams import resolve_text
+from .model_folder import EXPORT_MARKER, MODEL_FILES, validate_model_folder
 from .scales import has_legacy_scale_keys
 
 PathLike = Union[str, Path]
-EXPORT_MARKER = "tinyconf-export.json"
 RUN_FILES = ("command.txt", "train_log.txt", "log.txt")
 # The inference modules of the recipe (hparams/transducer_recipe.yaml), as the exports take them.
 TRANSDUCER_MODULES = (
@@ -40,8 +41,6 @@ TRANSDUCER_MODULES = (
 MODULE_KEYS = TRANSDUCER_MODULES + ("proj_ctc",)
 # The recipe's `model` ModuleList, in this order (what model.ckpt holds).
 MODEL_ORDER = ("CNN", "enc", "emb", "dec", "proj_enc", "proj_dec", "proj_ctc", "transducer_lin")
-# An exported model folder (python -m speechbrain_tinyconf.export), besides README.md and EXPORT_MARKER.
-MODEL_FILES = ("hyperparams.yaml", "model.ckpt", "normalizer.ckpt", "tokenizer.ckpt")
 WER_LINE = re.compile(
     r"%WER\s+([\d.]+)\s+\[\s*(\d+)\s*/\s*(\d+),\s*(\d+)\s+ins,\s*(\d+)\s+del,\s*(\d+)\s+sub\s*\]"
 )
@@ -140,7 +139,10 @@ def read_run(run_dir: PathLike) -> RunInfo:
     if not hp_path.is_file():
         raise FileNotFoundError(f"hyperparams.yaml not found in {run_dir} (not a recipe output folder)")
     text = hp_path.read_text(encoding="utf-8")
-    recipe = resolve_text(text)
+    try:
+        recipe = resolve_text(text)  # runs nothing of the file (hparams.read_tagged_yaml)
+    except Exception as err:  # yaml.YAMLError, a bad !ref
+        raise ValueError(f"{hp_path}: not a readable hyperpyyaml file ({str(err).strip().splitlines()[0]})") from None
     missing = [k for k in MODULE_KEYS + ("blank_index",) if k not in recipe]
     if missing:
         raise ValueError(f"{hp_path}: not a transducer recipe (missing keys: {', '.join(missing)})")
@@ -223,9 +225,7 @@ def init_source(path: PathLike) -> InitSource:
     A ``FileNotFoundError``/``ValueError`` naming the path when it is neither or is incomplete."""
     path = Path(path)
     if (path / EXPORT_MARKER).is_file():
-        for name in ("model.ckpt", "tokenizer.ckpt"):
-            if not (path / name).is_file():
-                raise FileNotFoundError(f"{path / name} is missing")
+        validate_model_folder(path)  # a ValueError naming the missing, broken or mismatched file
         return InitSource(path, load_state(path / "model.ckpt"), path / "tokenizer.ckpt", f"exported model {path}")
     if is_run_folder(path):
         tokenizers = sorted((path / "tokenizer").glob("*.model"))
@@ -299,3 +299,120 @@ def _summary(message: str) -> str:
     if mismatched:
         parts.append(f"size mismatch: {len(mismatched)} (first {mismatched[0]})")
     return "; ".join(parts) or message.strip().splitlines()[0]
+
+
+# ---------------------------------------------------------------------------
+# What train.py may write into
+
+
+LOCK_FILE = "train.lock"
+
+
+class OutputFolderInUse(RuntimeError):
+    """Another train.py process holds the output folder's lock."""
+
+    @staticmethod
+    def message(folder: PathLike, pid: Optional[int]) -> str:
+        """The one line naming the folder and the holder's PID."""
+        return (f"output_folder {folder} is in use by another train.py (PID {pid or 'unknown'}, lock file "
+                f"{Path(folder) / LOCK_FILE}): wait for it to end or use another --output_folder")
+
+
+def output_folder_problem(path: Optional[PathLike]) -> Optional[str]:
+    """Why train.py must not write into ``path`` (an exported model or ONNX folder, a file), else None."""
+    from .model_folder import ONNX_CONFIG
+
+    if path is None:
+        return None
+    path = Path(str(path))
+    if path.exists() and not path.is_dir():
+        return f"output_folder {path} exists and is not a folder"
+    for name, what in ((EXPORT_MARKER, "an exported model folder"), (ONNX_CONFIG, "an ONNX export folder")):
+        if (path / name).is_file():
+            return (f"output_folder {path} is {what} ({name}): train.py writes a run folder, which would break "
+                    "the model; use another --output_folder (nothing was written)")
+        inside = next((p for p in path.absolute().parents if (p / name).is_file()), None)
+        if inside is not None:
+            return (f"output_folder {path} is inside {what}, {inside} ({name}): use a folder outside it "
+                    "(nothing was written)")
+    return None
+
+
+def _pid_alive(pid: int) -> bool:
+    import os
+
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def output_folder_holder(folder: PathLike) -> Optional[int]:
+    """PID of the live process holding ``folder``'s lock (0 if it has not written its PID yet), else None.
+
+    Only looks (nothing is created), so that train.py can refuse before it writes anything; the lock
+    itself is taken by :func:`lock_output_folder`.
+    """
+    path = Path(folder) / LOCK_FILE
+    if not path.is_file():
+        return None
+    with open(path, encoding="utf-8") as handle:
+        text = handle.read().split()
+        pid = int(text[0]) if text and text[0].isdigit() else 0
+        try:
+            import fcntl
+
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return pid
+        except (ImportError, OSError):  # no flock here: trust the PID
+            import os
+
+            return pid if pid and pid != os.getpid() and _pid_alive(pid) else None
+        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    return None
+
+
+def lock_output_folder(folder: PathLike) -> tuple:
+    """Takes ``folder/train.lock`` for this process: ``(open lock file, previous holder's PID or None)``.
+
+    Keep the file open while the run lasts: the lock is the kernel's (``flock``), released when
+    the process ends, however it ends, so a lock left by a dead process is simply taken over
+    (its PID, still in the file, is returned). A live holder raises :class:`OutputFolderInUse`
+    naming the folder and its PID. Where ``flock`` is unavailable, the PID in the file decides.
+    """
+    import os
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / LOCK_FILE
+    handle = open(path, "a+", encoding="utf-8")
+
+    def holder() -> Optional[int]:
+        handle.seek(0)
+        text = handle.read().split()
+        return int(text[0]) if text and text[0].isdigit() else None
+
+    def in_use(pid: Optional[int]) -> OutputFolderInUse:
+        handle.close()
+        return OutputFolderInUse(OutputFolderInUse.message(folder, pid))
+
+    try:
+        import fcntl
+
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise in_use(holder()) from None
+    except (ImportError, OSError):  # no flock here (Windows, some network file systems): trust the PID
+        pid = holder()
+        if pid is not None and pid != os.getpid() and _pid_alive(pid):
+            raise in_use(pid) from None
+    previous = holder()
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"{os.getpid()}\n")
+    handle.flush()
+    return handle, previous if previous != os.getpid() else None

@@ -21,22 +21,23 @@ import argparse
 import math
 import os
 import sys
+import warnings
 from pathlib import Path
-from typing import Iterator, List, Optional, Sequence, Union
+from typing import Callable, Iterator, List, Optional, Sequence, Union
 
 import torch
 
-from .runs import MODEL_FILES
+from .lowrank import svd_init_skipped
+from .model_folder import (  # noqa: F401  (MODEL_FILES, ModelFolderError, check_model_dir: public names here too)
+    MODEL_FILES, ModelFolderError, check_model_dir, model_folder_problem, validate_model_folder,
+)
+from .onnx_runtime import MAX_FULL_CONTEXT_S, full_context_message
 
 PathLike = Union[str, Path]
-# Longest input decoded with full-context attention; longer files are streamed (CLI) or refused
-# (EncoderDecoderASR, through FullContextLimit in the exported hyperparams.yaml).
-MAX_FULL_CONTEXT_S = 60.0
+# MAX_FULL_CONTEXT_S (onnx_runtime): the longest input decoded with full-context attention; longer
+# files are streamed (CLI) or refused (EncoderDecoderASR, through FullContextLimit in the exported
+# hyperparams.yaml, and OrtTransducer.transcribe).
 DEFAULT_CHUNK_MS, DEFAULT_LEFT_CHUNKS = 640.0, 4
-
-
-class ModelFolderError(ValueError):
-    """The folder is not a usable exported model."""
 
 
 class AudioFileError(ValueError):
@@ -85,7 +86,7 @@ class FullContextLimit(torch.nn.Module):
     >>> guard(torch.zeros(1, 16001))
     Traceback (most recent call last):
     ...
-    ValueError: input of 1.0 s is longer than the full-context limit of 1 s (attention memory grows with the square of the length): decode it chunk by chunk with StreamingASR, or python -m speechbrain_tinyconf.transcribe (it streams long files; --streaming forces it)
+    ValueError: input of 1.0 s is longer than the full-context limit of 1 s (attention memory grows with the square of the length): decode it chunk by chunk (StreamingASR, OrtTransducer.transcribe_streaming, or python -m speechbrain_tinyconf.transcribe, which streams long files; --streaming forces it)
     """
 
     def __init__(self, max_seconds: float = MAX_FULL_CONTEXT_S, sample_rate: int = 16000):
@@ -95,79 +96,44 @@ class FullContextLimit(torch.nn.Module):
     def forward(self, wavs: torch.Tensor) -> torch.Tensor:
         seconds = wavs.shape[-1] / self.sample_rate
         if seconds > self.max_seconds:
-            raise ValueError(
-                f"input of {seconds:.1f} s is longer than the full-context limit of {self.max_seconds:g} s "
-                "(attention memory grows with the square of the length): decode it chunk by chunk with "
-                "StreamingASR, or python -m speechbrain_tinyconf.transcribe (it streams long files; "
-                "--streaming forces it)"
-            )
+            raise ValueError(full_context_message(seconds, self.max_seconds))
         return wavs
 
     def extra_repr(self) -> str:
         return f"max_seconds={self.max_seconds:g}, sample_rate={self.sample_rate}"
 
 
-def check_model_dir(model_dir: PathLike) -> Path:
-    """Raises :class:`ModelFolderError` naming what is missing from ``model_dir``."""
-    model_dir = Path(model_dir)
-    if not model_dir.exists():
-        raise ModelFolderError(f"model folder not found: {model_dir}")
-    if not model_dir.is_dir():
-        raise ModelFolderError(f"not a folder: {model_dir}")
-    missing = [name for name in MODEL_FILES if not (model_dir / name).is_file()]
-    if missing:
-        raise ModelFolderError(
-            f"{', '.join(missing)} not found in {model_dir} "
-            "(not a model folder written by python -m speechbrain_tinyconf.export)"
-        )
-    return model_dir
-
-
 def load_model(model_dir: PathLike, streaming: bool = False, device: str = "cpu", savedir: Optional[PathLike] = None):
     """``EncoderDecoderASR`` (or ``StreamingASR``) from a local model folder, offline.
 
-    Without ``savedir`` the files are used in place (no links, nothing written).
+    Without ``savedir`` the files are used in place (no links, nothing written). The folder is
+    checked first (:func:`~speechbrain_tinyconf.model_folder.validate_model_folder`: every file
+    there and readable, the tokenizer the model's), and its low-rank factors skip the SVD
+    initialisation that the checkpoint would overwrite (folders exported before ``svd_init``).
     """
     from speechbrain.inference.ASR import EncoderDecoderASR, StreamingASR
     from speechbrain.utils.fetching import FetchConfig
 
-    model_dir = check_model_dir(model_dir).resolve()
+    model_dir = validate_model_folder(model_dir).resolve()
     cls = StreamingASR if streaming else EncoderDecoderASR
-    return cls.from_hparams(
-        source=str(model_dir),
-        savedir=None if savedir is None else str(savedir),
-        run_opts={"device": device},
-        fetch_config=FetchConfig(allow_network=False),
-    )
+    with svd_init_skipped():
+        return cls.from_hparams(
+            source=str(model_dir),
+            savedir=None if savedir is None else str(savedir),
+            run_opts={"device": device},
+            fetch_config=FetchConfig(allow_network=False),
+        )
 
 
 def broken_model_file(model_dir: PathLike) -> Optional[str]:
-    """``"<file>: <why>"`` for the first file of a model folder that cannot be read, else None."""
-    import sentencepiece
-
-    from .checkpoints import first_line, load_state
-    from .hparams import read_plain_yaml
-
-    model_dir = Path(model_dir)
-    try:
-        read_plain_yaml((model_dir / "hyperparams.yaml").read_text(encoding="utf-8"))
-    except Exception as err:
-        return f"{model_dir / 'hyperparams.yaml'}: not valid YAML ({first_line(err)})"
-    for name in ("model.ckpt", "normalizer.ckpt"):
-        try:
-            load_state(model_dir / name)
-        except ValueError as err:
-            return str(err)
-    try:
-        sentencepiece.SentencePieceProcessor(model_file=str(model_dir / "tokenizer.ckpt"))
-    except Exception as err:
-        return f"{model_dir / 'tokenizer.ckpt'}: not a sentencepiece model ({first_line(err)})"
-    return None
+    """``"<file>: <why>"`` for the first file of a model folder that is missing, unreadable or mismatched, else
+    None (:func:`speechbrain_tinyconf.model_folder.model_folder_problem`)."""
+    return model_folder_problem(model_dir)
 
 
 def load_model_or_explain(model_dir: PathLike, streaming: bool = False, device: str = "cpu"):
     """:func:`load_model`, with a failure turned into a :class:`ModelFolderError` naming the file at fault."""
-    check_model_dir(model_dir)
+    validate_model_folder(model_dir)
     try:
         return load_model(model_dir, streaming=streaming, device=device)
     except ModelFolderError:
@@ -181,10 +147,12 @@ def load_model_or_explain(model_dir: PathLike, streaming: bool = False, device: 
         raise ModelFolderError(f"cannot load the model in {model_dir}: {first_line(err)}") from err
 
 
-def load_audio(asr, path: PathLike) -> torch.Tensor:
+def load_audio(asr, path: PathLike, warn: Optional[Callable[[str], None]] = None) -> torch.Tensor:
     """Mono waveform at the model's rate, as ``asr.load_audio`` gives for a local file.
 
-    Raises :class:`AudioFileError` for a missing, unsupported, corrupt or empty file.
+    Raises :class:`AudioFileError` for a missing, unsupported, corrupt or empty file. Samples
+    outside [-1, 1] (a float file at another scale) are decoded, with a warning naming the file
+    (``warn(message)``, by default ``warnings.warn``).
     """
     from speechbrain.dataio import audio_io
 
@@ -202,6 +170,10 @@ def load_audio(asr, path: PathLike) -> torch.Tensor:
     if not torch.isfinite(signal).all():
         bad = int((~torch.isfinite(signal)).sum())
         raise AudioFileError(f"{path}: {bad} sample(s) are NaN or infinite (corrupt file)")
+    peak = float(signal.abs().max())
+    if peak > 1.0:
+        (warn or warnings.warn)(f"{path}: samples reach {peak:.3g}, outside [-1, 1] (a float file at another scale?): "
+                                "the transcription is likely wrong")
     wav = asr.audio_normalizer(signal.to(asr.device), rate)
     minimum = min_samples(asr)
     if wav.numel() < minimum:
@@ -307,7 +279,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     for path in args.audio:
         try:
             asr = model(args.streaming)
-            wav = load_audio(asr, path)
+            wav = load_audio(asr, path, warn=lambda message: print(f"warning: {message}", file=sys.stderr, flush=True))
             streaming = args.streaming or seconds(asr, wav) > MAX_FULL_CONTEXT_S
             if streaming and not args.streaming:
                 print(f"note: {path}: {seconds(asr, wav):.1f} s is longer than the full-context limit of "

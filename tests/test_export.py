@@ -302,7 +302,7 @@ def test_cli_error_messages(tmp_path, capsys):
 
     assert main([str(tmp_path), "a.wav"]) == 2
     err = capsys.readouterr().err
-    assert f"hyperparams.yaml, model.ckpt, normalizer.ckpt, tokenizer.ckpt not found in {tmp_path}" in err
+    assert f"hyperparams.yaml, model.ckpt, normalizer.ckpt, tokenizer.ckpt missing in {tmp_path}" in err
     assert main([str(tmp_path / "nowhere"), "a.wav"]) == 2
     assert "model folder not found" in capsys.readouterr().err
 

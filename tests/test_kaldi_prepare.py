@@ -233,3 +233,95 @@ def test_speechocean762_as_shipped_and_as_distributed(tmp_path):
     wav_rows = read_csv(tmp_path / "csv_wav" / "dev.csv")
     assert [r["wrd"] for r in wav_rows] == [r["wrd"] for r in keep]
     assert all(abs(float(a["duration"]) - float(b["duration"])) < 0.05 for a, b in zip(wav_rows, keep))
+
+
+# ---------------------------------------------------------------------------
+# Issue 21
+
+
+def test_edited_kaldi_files_are_prepared_again(tmp_path, caplog):
+    """Item 6: an edited text (same size) or wav.scp is not 'already prepared': the CSV follows the files."""
+    data = make_dir(tmp_path, texts={"u2": "hello world"})
+    kp.prepare_kaldi(tmp_path, tmp_path / "csv", ["train"])
+    (data / "text").write_text((data / "text").read_text().replace("u2 hello world", "u2 jello world"))
+    with caplog.at_level(logging.INFO):
+        kp.prepare_kaldi(tmp_path, tmp_path / "csv", ["train"])
+    assert "already prepared" not in caplog.text and "preparing it again" in caplog.text
+    assert [r["wrd"] for r in read_csv(tmp_path / "csv" / "train.csv")] == ["HELLO WORLD", "JELLO WORLD", "HELLO WORLD"]
+    (data / "wav.scp").write_text("\n".join((data / "wav.scp").read_text().splitlines()[:2]) + "\n")
+    summary = kp.prepare_kaldi(tmp_path, tmp_path / "csv", ["train"])
+    assert summary["train"] == {"written": 2, "skipped": {"no_audio": 1}}
+    caplog.clear()
+    with caplog.at_level(logging.INFO):
+        kp.prepare_kaldi(tmp_path, tmp_path / "csv", ["train"])
+    assert "already prepared" in caplog.text  # unchanged files: still skipped
+
+
+def test_too_short_segments_are_skipped_and_counted(tmp_path):
+    """Item 7: a 0.001 s segment (which crashed the first training step) is skipped as too_short."""
+    data = tmp_path / "train"
+    data.mkdir()
+    tone(tmp_path / "rec.wav", seconds=2.0)
+    (data / "wav.scp").write_text("rec rec.wav\n")
+    (data / "segments").write_text("a rec 0.0 0.8\nb rec 1.0 1.001\nc rec 1.2 1.3\n")  # c: exactly 0.1 s
+    (data / "text").write_text("a one\nb two\nc three\n")
+    (data / "utt2spk").write_text("a s\nb s\nc s\n")
+    summary = kp.prepare_kaldi(tmp_path, tmp_path / "csv", ["train"])
+    assert summary["train"] == {"written": 2, "skipped": {"too_short": 1}}
+    assert [r["ID"] for r in read_csv(tmp_path / "csv" / "train.csv")] == ["a", "c"]
+    assert kp.MIN_DURATION_S == 0.1  # the minimum the docstring and README state
+
+
+@pytest.mark.parametrize("frontend", ["speechbrain", "kaldi"])
+def test_min_duration_is_what_the_model_can_take(frontend):
+    """Item 7: the stated minimum goes through the recipe's front-end and encoder (both front-ends); a
+    0.001 s input does not (the padding RuntimeError of the issue)."""
+    import torch
+
+    from speechbrain_tinyconf.hparams import load_detached
+
+    hp = load_detached(ROOT / "tests" / "configs" / "tiny.yaml", {"frontend": frontend})
+
+    def forward(seconds):
+        wav = 0.1 * torch.randn(1, round(seconds * 16000))
+        feats = hp["normalize"](hp["compute_features"](wav), torch.ones(1), epoch=1)
+        return hp["proj_enc"](hp["enc"](hp["CNN"](feats), torch.ones(1), pad_idx=0))
+
+    assert forward(kp.MIN_DURATION_S).shape[1] >= 2  # encoder frames
+    with pytest.raises((RuntimeError, AssertionError)):
+        forward(0.001)
+
+
+def test_bad_segment_time_names_file_and_line(tmp_path):
+    """Item 13: `u2 rec x 0.5` names the file and line, not just the float parser's complaint."""
+    data = tmp_path / "train"
+    data.mkdir()
+    tone(tmp_path / "rec.wav", seconds=2.0)
+    (data / "wav.scp").write_text("rec rec.wav\n")
+    (data / "segments").write_text("u1 rec 0.0 0.5\nu2 rec x 0.5\n")
+    (data / "text").write_text("u1 a\nu2 b\n")
+    (data / "utt2spk").write_text("u1 s\nu2 s\n")
+    with pytest.raises(ValueError, match=r"train/segments, line 2: start time 'x' is not a number of seconds"):
+        kp.prepare_kaldi(tmp_path, tmp_path / "csv", ["train"])
+    (data / "segments").write_text("u1 rec 0.0 0.5\nu2 rec 0.5 nan\n")
+    with pytest.raises(ValueError, match=r"segments, line 2: end time 'nan' is not a number of seconds"):
+        kp.prepare_kaldi(tmp_path, tmp_path / "csv", ["train"])
+
+
+def test_directory_device_or_fifo_in_wav_scp_is_named_for_what_it_is(tmp_path):
+    """Item 13: not 'missing': a ValueError naming wav.scp's line and what the path is; the CLI exits 1, one line."""
+    import os
+
+    make_dir(tmp_path)
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    script = ROOT / "recipes" / "SpeechOcean762" / "kaldi_prepare.py"
+    for path, kind in ((tmp_path / "audio", "a directory"), (Path("/dev/zero"), "a device"), (fifo, "a FIFO")):
+        scp = tmp_path / "train" / "wav.scp"
+        scp.write_text(f"u1 {path}\nu2 audio/u2.wav\nu3 audio/u3.wav\n")
+        with pytest.raises(ValueError, match=rf"wav.scp, line 1: {path} is {kind}"):
+            kp.prepare_kaldi(tmp_path, tmp_path / "csv", ["train"])
+    proc = subprocess.run([sys.executable, str(script), str(tmp_path), str(tmp_path / "o"), "--splits", "train"],
+                          capture_output=True, text=True, timeout=60)
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 1 and lines == [f"error: {scp}, line 1: {fifo} is a FIFO (named pipe), not an audio file"]

@@ -83,3 +83,57 @@ def test_invalid_rank_raises_naming_value(rank):
 def test_wrong_shared_factor_shape_raises():
     with pytest.raises(ValueError, match="U has shape"):
         LowRankLinear(8, input_size=6, rank=3, U=torch.nn.Parameter(torch.zeros(3, 7)))
+
+
+# ---------------------------------------------------------------------------
+# Issue 21, item 9: no SVD of random weights when weights are loaded right after
+
+
+def _count_svds(monkeypatch):
+    calls = []
+    real = torch.linalg.svd
+    monkeypatch.setattr(torch.linalg, "svd", lambda *a, **k: calls.append(1) or real(*a, **k))
+    return calls
+
+
+EVERY_TARGET = {"unique_blocks": 2, "low_rank": {"targets": ["ffn", "attention", "conv"], "rank": 4, "share": "U"}}
+
+
+def test_svd_init_skipped_builds_without_svd_and_keeps_the_random_stream(monkeypatch):
+    from speechbrain_tinyconf.encoder import SharedConformerEncoder
+    from speechbrain_tinyconf.lowrank import svd_init_skipped
+
+    calls = _count_svds(monkeypatch)
+
+    def build(**kwargs):
+        torch.manual_seed(0)
+        enc = SharedConformerEncoder(num_layers=4, d_model=16, d_ffn=32, nhead=2, kernel_size=3, sharing=EVERY_TARGET,
+                                     **kwargs)
+        return enc, torch.rand(1)  # what the random stream gives next
+
+    svd, after_svd = build()
+    assert len(calls) > 0
+    del calls[:]
+    with svd_init_skipped():
+        fresh, after_fresh = build()
+    skipped, after_skipped = build(svd_init=False)
+    assert calls == []  # neither way factorises random weights
+    assert torch.equal(after_svd, after_fresh) and torch.equal(after_svd, after_skipped)  # same draws
+    state = fresh.state_dict()
+    assert state.keys() == svd.state_dict().keys()
+    assert all(torch.equal(state[k], v) for k, v in skipped.state_dict().items())  # flag == context manager
+    fresh.load_state_dict(svd.state_dict(), strict=True)  # what a load then does: the trained model
+    x = torch.randn(1, 5, 16)
+    from speechbrain.nnet.attention import RelPosEncXL
+
+    pos = RelPosEncXL(16)(x)
+    assert torch.allclose(fresh.eval()(x, pos_embs=pos)[0], svd.eval()(x, pos_embs=pos)[0], atol=1e-6)
+
+
+def test_regular_mha_parametrisation_skips_svd_too(monkeypatch):
+    from speechbrain_tinyconf.encoder import SharedConformerEncoder
+
+    calls = _count_svds(monkeypatch)
+    SharedConformerEncoder(num_layers=2, d_model=16, d_ffn=32, nhead=2, kernel_size=3, attention_type="regularMHA",
+                           sharing={"low_rank": {"targets": ["attention"], "rank": 4}}, svd_init=False)
+    assert calls == []

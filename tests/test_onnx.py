@@ -568,6 +568,18 @@ def tone_eval_set(learnable_corpus):
     return items
 
 
+def rerecord(onnx_dir: Path) -> None:
+    """Records the current size and sha256 of every file in ``onnx_config.json``: a broken export that
+    is consistent, so that the quality checks below (not the integrity check) have to catch it."""
+    from speechbrain_tinyconf.model_folder import file_record
+
+    path = onnx_dir / "onnx_config.json"
+    config = json.loads(path.read_text())
+    for entry in config["files"].values():
+        entry.update(file_record(onnx_dir / entry["file"]))
+    path.write_text(json.dumps(config))
+
+
 def word_errors(ref, hyp) -> int:
     from speechbrain.utils.edit_distance import accumulatable_wer_stats
 
@@ -625,6 +637,7 @@ def test_int4_transcribes_like_fp32_on_a_trained_model(trained_onnx, tone_eval_s
     unquantised = tmp_path / "unquantised"  # the check can fail
     shutil.copytree(trained_onnx, unquantised)
     shutil.copyfile(trained_onnx / "predictor.onnx", unquantised / "predictor.int4.onnx")
+    rerecord(unquantised)
     assert any("predictor.int4.onnx: fp32 MatMul" in p for p in int8_problems(unquantised, tone_eval_set, "int4"))
 
 
@@ -671,12 +684,14 @@ def test_int8_check_catches_broken_quantisation(trained_onnx, tone_eval_set, tmp
             if init.name.endswith("_scale") and "MatMul" in init.name:
                 init.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(init) * 1.3, init.name))
         onnx.save(model, str(path))
+    rerecord(wrong_scale)
     problems = int8_problems(wrong_scale, tone_eval_set)  # measured: encoder output 0.29-0.37 off, agreement 0.81
     assert any("word errors" in p or "token agreement" in p or "encoder output" in p for p in problems)
 
     unquantised = tmp_path / "unquantised"
     shutil.copytree(trained_onnx, unquantised)
     shutil.copyfile(trained_onnx / "joint.onnx", unquantised / "joint.int8.onnx")
+    rerecord(unquantised)
     assert any("joint.int8.onnx: fp32 MatMul" in p for p in int8_problems(unquantised, tone_eval_set))
 
 
@@ -713,3 +728,177 @@ def test_cli_errors_name_the_argument(tmp_path, capsys):
     assert "expected a model folder" in capsys.readouterr().err
     assert main([str(TINY), str(tmp_path / "o"), "--left-chunks", "0"]) == 2
     assert "--left-chunks=0" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------
+# Issue 21: an ONNX folder is written whole or not at all, and only its listed files are read
+
+
+def _snapshot(folder: Path) -> dict:
+    return {p.relative_to(folder): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _stages(folder: Path) -> list:
+    return sorted(p.name for p in folder.parent.glob(f".{folder.name}.tinyconf-*"))
+
+
+@pytest.fixture(scope="module")
+def finished_export(tmp_path_factory):
+    """A finished tinyconf export (tiny YAML, seed 1, int8) that later exports must not damage."""
+    out = tmp_path_factory.mktemp("finished") / "onnx"
+    assert main([str(TINY), str(out), "--chunk-frames", "8", "--left-chunks", "2", "--seed", "1", "--int8"]) == 0
+    return out
+
+
+def _subprocess_env() -> dict:
+    """One thread, and this checkout's package first (as pytest imports it)."""
+    import os
+
+    path = os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
+    return {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": path}
+
+
+def _copy(folder: Path, tmp_path: Path) -> Path:
+    import shutil
+
+    shutil.copytree(folder, tmp_path / "onnx")
+    return tmp_path / "onnx"
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--chunk-frames", "0"], "--chunk-frames=0: must be a positive integer"),
+    (["--left-chunks", "0"], "--left-chunks=0: must be >= 1"),
+    (["--streaming"], "--streaming: only with --format sherpa-onnx"),
+])
+def test_bad_option_leaves_an_earlier_export_byte_identical(finished_export, tmp_path, capsys, args, message):
+    """Issue 21 item 1: every option is checked before anything is written."""
+    out = _copy(finished_export, tmp_path)
+    before = _snapshot(out)
+    capsys.readouterr()
+    assert main([str(TINY), str(out), "--seed", "2", *args]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"error: {message}"), err
+    assert _snapshot(out) == before and _stages(out) == []
+
+
+def test_killed_or_failed_export_leaves_an_earlier_one_byte_identical(finished_export, tmp_path, capsys, monkeypatch):
+    """Issue 21 item 1: kill -9 after the first graph is written, or an error half-way: the earlier export is
+    untouched (full-context and streaming graphs still of one model), and the next export clears the leftovers."""
+    import os
+
+    import speechbrain_tinyconf.onnx.export as onnx_export_mod
+
+    out = _copy(finished_export, tmp_path)
+    before = _snapshot(out)
+    script = (
+        "import os, signal, sys\n"
+        "import speechbrain_tinyconf.onnx.export as m\n"
+        "real = m.export_graph\n"
+        "def graph(*a, **k):\n"
+        "    real(*a, **k)\n"
+        "    os.kill(os.getpid(), signal.SIGKILL)\n"
+        "m.export_graph = graph\n"
+        "from speechbrain_tinyconf.onnx_export import main\n"
+        "sys.exit(main(sys.argv[1:]))\n"
+    )
+    env = _subprocess_env()
+    proc = subprocess.run([sys.executable, "-c", script, str(TINY), str(out), "--chunk-frames", "8", "--seed", "2"],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == -9, proc.stderr[-2000:]
+    assert _snapshot(out) == before and len(_stages(out)) == 1  # its encoder.onnx went to the temporary folder
+
+    def failing(*args, **kwargs):
+        raise RuntimeError("quantiser failed")
+
+    monkeypatch.setattr(onnx_export_mod, "quantized_twins", failing)
+    capsys.readouterr()
+    assert main([str(TINY), str(out), "--chunk-frames", "8", "--seed", "2", "--int8"]) == 2
+    assert capsys.readouterr().err.strip() == "error: quantiser failed"
+    assert _snapshot(out) == before and _stages(out) == []  # the dead process's temporary folder is gone too
+
+
+def test_reexport_replaces_the_whole_folder_and_readers_open_listed_files_only(finished_export, tmp_path):
+    """Issue 21 item 2: an fp32 export over an int8 one leaves no int8 graph; a graph the config does not list
+    (or one changed after export) is never opened, even with the right name."""
+    import shutil
+
+    out = _copy(finished_export, tmp_path)
+    assert OrtTransducer(out, precision="int8").transcribe(synthetic_audio()) is not None
+    assert main([str(TINY), str(out), "--chunk-frames", "8", "--left-chunks", "2", "--seed", "2"]) == 0
+    assert not list(out.glob("*.int8.onnx")) and _stages(out) == []
+    with pytest.raises(FileNotFoundError, match=r"predictor.int8.onnx not found in .*: onnx_config.json does not list "
+                                                r"it \(export with --int8\)"):
+        OrtTransducer(out, precision="int8")
+    for name in ("predictor", "joint", "encoder", "encoder_chunk8"):  # stale graphs of the earlier model
+        shutil.copyfile(finished_export / f"{name}.int8.onnx", out / f"{name}.int8.onnx")
+    with pytest.raises(FileNotFoundError, match="predictor.int8.onnx not found"):
+        OrtTransducer(out, precision="int8")
+    shutil.copyfile(finished_export / "encoder.onnx", out / "encoder.onnx")  # the other model's, in place
+    ort = OrtTransducer(out)
+    with pytest.raises(ValueError, match=r"encoder.onnx: its sha256 differs from the one onnx_config.json records"):
+        ort.transcribe(synthetic_audio())
+
+
+def test_output_folder_rules(finished_export, tmp_path, capsys):
+    """Issue 21 items 2 and 11: a folder holding other files needs --overwrite (then it is replaced whole);
+    a file, the source itself or a run folder is refused with one line."""
+    foreign = tmp_path / "mine"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("keep\n")
+    args = ["--chunk-frames", "8", "--left-chunks", "2"]
+    capsys.readouterr()
+    assert main([str(TINY), str(foreign), *args]) == 2
+    assert capsys.readouterr().err.strip() == (f"error: {foreign} exists, is not empty and is not an ONNX export "
+                                               "(no onnx_config.json): pass --overwrite to replace the whole folder")
+    assert (foreign / "notes.txt").read_text() == "keep\n"
+    assert main([str(TINY), str(foreign), *args, "--overwrite"]) == 0
+    assert not (foreign / "notes.txt").exists() and (foreign / "onnx_config.json").is_file()
+    a_file = tmp_path / "taken.onnx"
+    a_file.write_text("x")
+    capsys.readouterr()
+    assert main([str(TINY), str(a_file), *args]) == 2
+    assert capsys.readouterr().err.strip() == f"error: {a_file} exists and is not a folder"
+    assert main([str(TINY), str(TINY.parent), *args, "--overwrite"]) == 2  # would delete the source
+    assert f"holds the export source {TINY}" in capsys.readouterr().err
+    assert TINY.is_file()
+    legacy = tmp_path / "sherpa_before_configs"  # what --format sherpa-onnx wrote before onnx_config.json
+    legacy.mkdir()
+    for name in ("encoder.onnx", "decoder.onnx", "joiner.onnx", "encoder.int8.onnx", "tokens.txt"):
+        (legacy / name).write_text("x")
+    assert main([str(TINY), str(legacy), *args]) == 0  # an export of this tool: replaced without --overwrite
+    assert not (legacy / "tokens.txt").exists() and (legacy / "onnx_config.json").is_file()
+
+
+def test_without_onnx_installed_is_one_line_and_writes_nothing(tmp_path):
+    """Issue 21 item 11: onnx missing (hidden here): one line, exit 2, no frontend.npz left."""
+    import os
+
+    script = ("import sys; sys.modules['onnx'] = None\n"
+              "from speechbrain_tinyconf.onnx_export import main\n"
+              "sys.exit(main(sys.argv[1:]))\n")
+    env = _subprocess_env()
+    out = tmp_path / "onnx"
+    proc = subprocess.run([sys.executable, "-c", script, str(TINY), str(out)], capture_output=True, text=True,
+                          env=env, timeout=300)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == ["error: ONNX export needs onnx and onnxruntime (import of onnx halted; "
+                                                "None in sys.modules): pip install -e \".[export]\""]
+    assert not out.exists() and not _stages(out)
+
+
+def test_full_context_decoding_refuses_long_inputs_like_encoder_decoder_asr(ort_fp32):
+    """Issue 21 item 8: above MAX_FULL_CONTEXT_S, OrtTransducer.transcribe raises EncoderDecoderASR's message
+    (before running the encoder); streaming takes the same input."""
+    from speechbrain_tinyconf.transcribe import MAX_FULL_CONTEXT_S, FullContextLimit
+
+    long = np.zeros(int((MAX_FULL_CONTEXT_S + 1) * 16000), dtype=np.float32)
+    with pytest.raises(ValueError) as ort_error:
+        ort_fp32.transcribe(long)
+    with pytest.raises(ValueError) as torch_error:
+        FullContextLimit()(torch.from_numpy(long)[None])
+    assert str(ort_error.value) == str(torch_error.value)
+    assert "full-context limit of 60 s" in str(ort_error.value) and "transcribe_streaming" in str(ort_error.value)
+    short = OrtTransducer(ort_fp32.dir, max_seconds=1.0)
+    with pytest.raises(ValueError, match="input of 2.4 s is longer than the full-context limit of 1 s"):
+        short.transcribe(synthetic_audio())
+    assert isinstance(short.transcribe_streaming(synthetic_audio(), 4), list)

@@ -230,3 +230,140 @@ def test_training_stops_early_and_still_evaluates(tone_corpus, tmp_path, flag, v
     assert "split: test" in log and (out / "wer_test.txt").is_file()
     if logged:
         assert logged in (out / "log.txt").read_text()
+
+
+# ---------------------------------------------------------------------------
+# Issue 21: what train.py may write into
+
+
+def _train_module():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("librispeech_train", TRAIN)
+    train = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(train)
+    return train
+
+
+def _one_error(proc) -> str:
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    return errors[0]
+
+
+def test_train_refuses_an_exported_model_folder_before_writing(trained_run, tmp_path):
+    """Item 4: --output_folder pointing at an export (and a mistyped --data_folder): one line, the export
+    byte-identical (no save/, log.txt, train.py, hyperparams.yaml rewritten); the export still loads."""
+    from speechbrain_tinyconf.export import export, instantiate
+
+    model = export(trained_run, tmp_path / "model")
+    before = {p.relative_to(model): p.read_bytes() for p in model.rglob("*")}
+    line = _one_error(subprocess.run(_cmd(tmp_path / "LibriSpeechh", model), capture_output=True, text=True, env=ENV,
+                                     timeout=120))
+    assert line == (f"error: output_folder {model} is an exported model folder (tinyconf-export.json): train.py "
+                    "writes a run folder, which would break the model; use another --output_folder "
+                    "(nothing was written)")
+    assert {p.relative_to(model): p.read_bytes() for p in model.rglob("*")} == before
+    instantiate(model)
+
+
+def test_missing_data_folder_is_one_line_and_writes_nothing(tmp_path):
+    """Item 4: a mistyped --data_folder: one line naming it, exit 2, no output folder."""
+    out = tmp_path / "run"
+    line = _one_error(subprocess.run(_cmd(tmp_path / "LibriSpeechh", out), capture_output=True, text=True, env=ENV,
+                                     timeout=120))
+    assert line == f"error: --data_folder {tmp_path / 'LibriSpeechh'}: folder not found (nothing was written)"
+    assert not out.exists()
+
+
+def test_second_train_py_on_the_same_folder_is_refused_naming_the_holder(tone_corpus, tmp_path):
+    """Lock: while a process holds output_folder/train.lock, train.py refuses in one line naming the folder and
+    the holder's PID, and writes nothing; once the holder is gone, its lock is taken over."""
+    out = tmp_path / "run"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from speechbrain_tinyconf.runs import lock_output_folder as lock; "
+         "h = lock(sys.argv[1]); print('locked', flush=True); sys.stdin.read()", str(out)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=ENV)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        before = sorted(p.name for p in out.iterdir())
+        line = _one_error(subprocess.run(_cmd(tone_corpus, out), capture_output=True, text=True, env=ENV, timeout=120))
+        assert line == (f"error: output_folder {out} is in use by another train.py (PID {holder.pid}, lock file "
+                        f"{out / 'train.lock'}): wait for it to end or use another --output_folder")
+        assert sorted(p.name for p in out.iterdir()) == before == ["train.lock"]
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=60)
+    from speechbrain_tinyconf.runs import lock_output_folder
+
+    handle, previous = lock_output_folder(out)  # the holder has ended: its lock (PID still in the file) is free
+    try:
+        assert previous == holder.pid and (out / "train.lock").read_text() == f"{os.getpid()}\n"
+    finally:
+        handle.close()
+
+
+def test_lock_refuses_while_held_in_this_process_too(tmp_path):
+    from speechbrain_tinyconf.runs import OutputFolderInUse, lock_output_folder
+
+    handle, previous = lock_output_folder(tmp_path / "run")
+    try:
+        assert previous is None
+        with pytest.raises(OutputFolderInUse, match=f"PID {os.getpid()}"):
+            lock_output_folder(tmp_path / "run")  # another open file description: flock refuses
+    finally:
+        handle.close()
+
+
+def test_failing_training_step_names_its_utterances():
+    """Item 7: a batch the model cannot take (16 samples: too short for the front-end's padding) fails with
+    its utterance ids in the message."""
+    import torch
+    from speechbrain.dataio.batch import PaddedBatch
+
+    from speechbrain_tinyconf.hparams import load_detached
+
+    train = _train_module()
+    hp = load_detached(TINY, {"wav_augment_prob": 0, "fea_augment_prob": 0})
+    asr = train.TransducerASR(modules=hp["modules"], opt_class=hp["opt_class"], hparams=hp,
+                              run_opts={"device": "cpu"}, checkpointer=None)
+    asr.init_optimizers()
+    batch = PaddedBatch([{"id": utt, "sig": torch.randn(n), "tokens_bos": torch.LongTensor([0, 3]),
+                          "tokens": torch.LongTensor([3]), "wrd": "A"} for utt, n in (("u-short", 16), ("u-tiny", 10))])
+    with pytest.raises(RuntimeError, match=r"training step failed on the batch of utterance\(s\) u-short, u-tiny: "
+                                           r".*[Pp]adding"):
+        asr.fit_batch(batch)
+
+
+def test_output_folder_inside_an_export_is_refused(tmp_path):
+    """Item 4: a run folder inside an exported model (or ONNX) folder would change it too."""
+    from speechbrain_tinyconf.runs import output_folder_problem
+
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "tinyconf-export.json").write_text("{}")
+    assert output_folder_problem(tmp_path / "model" / "run") == (
+        f"output_folder {tmp_path / 'model' / 'run'} is inside an exported model folder, {tmp_path / 'model'} "
+        "(tinyconf-export.json): use a folder outside it (nothing was written)")
+    assert output_folder_problem(tmp_path / "elsewhere") is None
+
+
+def test_resumed_run_builds_its_model_without_svd(trained_run, learnable_corpus, tmp_path, monkeypatch):
+    """Item 9 for training: a run with checkpoints (resumed) skips the SVD initialisation its checkpoint
+    replaces; a fresh run keeps it (it is that run's initialisation)."""
+    from speechbrain_tinyconf.lowrank import svd_init_is_skipped
+
+    train = _train_module()
+    seen = []
+    real = train.load_recipe_hparams
+    monkeypatch.setattr(train, "load_recipe_hparams", lambda *a, **k: seen.append(svd_init_is_skipped()) or real(*a, **k))
+    run = tmp_path / "run"
+    shutil.copytree(trained_run, run)
+    from conftest import TRAINED_OVERRIDES  # the trained run's model
+
+    pairs = dict(zip(TRAINED_OVERRIDES[::2], TRAINED_OVERRIDES[1::2]))
+    for out in (run, tmp_path / "fresh"):
+        overrides = {"data_folder": str(learnable_corpus), "output_folder": str(out)}
+        lines = [f"{k.lstrip('-')}: {v}" for k, v in {**pairs, **overrides}.items()]
+        train.load_or_exit(str(TINY), "\n".join(lines))
+    assert seen == [True, False]

@@ -96,3 +96,29 @@ def test_refusals_name_the_option(trained_run, trained_sherpa_run, tmp_path, cap
     gru_kaldi.compute_features = KaldiFbank()
     with pytest.raises(SherpaExportError, match="train with predictor: stateless"):
         export_sherpa_onnx(gru_kaldi, tmp_path / "c")
+
+
+def test_sherpa_files_returns_listed_files_only(exported, tmp_path):
+    """Issue 21 item 2: graphs the export's onnx_config.json does not list (an earlier export's int8 files, say)
+    are never handed to sherpa-onnx; a listed file changed since is refused, naming it."""
+    import json
+    import shutil
+
+    config = json.loads((exported / "onnx_config.json").read_text())
+    assert config["format"] == "sherpa-onnx"
+    assert sherpa_files(exported, "int8") == [str(exported / config["files"][k]["file"])
+                                              for k in ("encoder.int8", "decoder.int8", "joiner.int8", "tokens")]
+    fp32_only = tmp_path / "fp32_only"
+    shutil.copytree(exported, fp32_only)
+    config["files"] = {k: v for k, v in config["files"].items() if ".int8" not in k}
+    (fp32_only / "onnx_config.json").write_text(json.dumps(config))
+    assert (fp32_only / "encoder.int8.onnx").is_file()  # a stale file of the right name
+    with pytest.raises(FileNotFoundError, match=r"encoder.int8.onnx not found in .*: onnx_config.json does not list it"):
+        sherpa_files(fp32_only, "int8")
+    (fp32_only / "tokens.txt").write_text("<blk> 0\n")
+    with pytest.raises(ValueError, match=r"tokens.txt: \d+ bytes, onnx_config.json records \d+"):
+        sherpa_files(fp32_only, "fp32")
+    with pytest.raises(ValueError, match="is a sherpa-onnx export, not a tinyconf one"):
+        from speechbrain_tinyconf.onnx_runtime import OrtTransducer
+
+        OrtTransducer(exported)

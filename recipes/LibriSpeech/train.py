@@ -17,6 +17,7 @@ Authors
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import shlex
@@ -35,10 +36,14 @@ from speechbrain.utils.distributed import if_main_process, run_on_main
 from speechbrain_tinyconf.checkpoints import quarantine_incomplete_checkpoints
 from speechbrain_tinyconf.cpu_training import cpu_precision, use_fast_dropout
 from speechbrain_tinyconf.hparams import (
-    OverrideError, check_overrides, load_recipe_hparams, parse_overrides, recipe_yaml,
+    OverrideError, check_overrides, load_recipe_hparams, parse_overrides, recipe_yaml, resolve_text,
 )
+from speechbrain_tinyconf.lowrank import svd_init_skipped
 from speechbrain_tinyconf.progress import AudioSeen
-from speechbrain_tinyconf.runs import InitSource, init_source, matching_weights, model_checkpoints, resume_problem
+from speechbrain_tinyconf.runs import (
+    InitSource, OutputFolderInUse, init_source, lock_output_folder, matching_weights, model_checkpoints,
+    output_folder_holder, output_folder_problem, resume_problem,
+)
 from speechbrain_tinyconf.size import size_report
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -119,6 +124,15 @@ class TransducerASR(sb.Brain):
             self.wer_metric.append(batch.id, words, [w.split() for w in batch.wrd])
             self.cer_metric.append(batch.id, words, [w.split() for w in batch.wrd])
         return loss
+
+    def fit_batch(self, batch):
+        """Brain's training step; a failure names the batch's utterances (e.g. one too short for the model)."""
+        try:
+            return super().fit_batch(batch)
+        except RuntimeError as err:
+            first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+            ids = ", ".join(map(str, batch.id))
+            raise RuntimeError(f"training step failed on the batch of utterance(s) {ids}: {first}") from err
 
     def on_fit_start(self):
         super().on_fit_start()  # recovers the checkpoint: optimizer_step is the run's count so far
@@ -340,7 +354,11 @@ def load_or_exit(hparams_file: str, overrides) -> Dict:
     another model) ends the program with one line on stderr and exit status 2, before anything is written."""
     try:
         check_overrides(hparams_file, overrides)
-        hparams = load_recipe_hparams(hparams_file, overrides)
+        output_folder = check_folders(hparams_file, overrides)
+        # A resumed run's checkpoint replaces every weight: no SVD of the random ones (lowrank.svd_init_skipped).
+        resuming = output_folder is not None and bool(model_checkpoints(output_folder))
+        with svd_init_skipped() if resuming else contextlib.nullcontext():
+            hparams = load_recipe_hparams(hparams_file, overrides)
     except (OverrideError, FileNotFoundError) as err:
         fail(str(err))
     except (ValueError, TypeError, KeyError) as err:  # raised while building the modules
@@ -352,6 +370,42 @@ def load_or_exit(hparams_file: str, overrides) -> Dict:
         fail(f"output_folder {hparams['output_folder']} holds another run: {problem}. "
              "Use a new --output_folder (nothing was written).")
     return hparams
+
+
+def check_folders(hparams_file: str, overrides) -> Optional[str]:
+    """Before anything is built or written (building the recipe creates save/): an output folder that is an
+    exported model (or ONNX) folder or that another train.py is using, or a missing data folder, ends the
+    program with one line. Returns the output folder (None if the recipe cannot be read here)."""
+    try:
+        values = resolve_text(recipe_yaml(hparams_file, overrides))  # runs nothing of the YAML
+    except Exception:  # load_recipe_hparams reports it
+        return None
+    problem = output_folder_problem(values.get("output_folder"))
+    if problem:
+        fail(problem)
+    if if_main_process() and values.get("output_folder") is not None:  # other DDP ranks: rank 0's lock
+        holder = output_folder_holder(values["output_folder"])
+        if holder is not None:
+            fail(OutputFolderInUse.message(values["output_folder"], holder))
+    data = values.get("data_folder")
+    if data is not None and not values.get("skip_prep") and not Path(str(data)).is_dir():
+        fail(f"--data_folder {data}: folder not found (nothing was written)")
+    return None if values.get("output_folder") is None else str(values["output_folder"])
+
+
+_LOCK = None  # the output folder's lock file, open while this process runs
+
+
+def hold_output_folder(folder: str) -> None:
+    """Takes the output folder's lock (runs.lock_output_folder) for the life of this process; a folder another
+    train.py took since check_folders ends this one with one line naming its PID."""
+    global _LOCK
+    try:
+        _LOCK, previous = lock_output_folder(folder)
+    except OutputFolderInUse as err:
+        fail(str(err))
+    if previous is not None:
+        logger.info("output_folder %s: took over the lock of PID %d, which has ended", folder, previous)
 
 
 def load_init_source(hparams: Dict) -> Optional[InitSource]:
@@ -437,6 +491,8 @@ def main(argv: List[str], prepare: Callable[[Dict, List[str]], None] = prepare_l
         overrides = with_defaults(overrides, defaults)
     hparams = load_or_exit(hparams_file, overrides)
     source = load_init_source(hparams)
+    if if_main_process():
+        hold_output_folder(hparams["output_folder"])
     sb.create_experiment_directory(experiment_directory=hparams["output_folder"], overrides=overrides)
     if if_main_process():
         Path(hparams["output_folder"], "command.txt").write_text(
@@ -460,7 +516,10 @@ def main(argv: List[str], prepare: Callable[[Dict, List[str]], None] = prepare_l
 
     if source is not None and if_main_process():
         start_from(source, hparams)
-    csvs = prepare_csvs(hparams, prepare)
+    try:
+        csvs = prepare_csvs(hparams, prepare)
+    except (FileNotFoundError, ValueError) as err:  # bad data (kaldi/librispeech_prepare name the file)
+        fail(f"data preparation: {err}")
     tokenizer = train_tokenizer(hparams, csvs["train"])
     train, valid, tests, samplers = dataio_prepare(hparams, csvs, tokenizer)
 

@@ -15,10 +15,11 @@ segment of ``wav``; ``wav`` is an absolute path; ``wrd`` the upper-case transcri
 ID. speechocean762 as we ship it (Ogg/Opus under ``audio/``) and as distributed (WAV under
 ``WAVE/``) are both read through the same ``wav.scp`` mechanism.
 
-Same guarantees as ``recipes/LibriSpeech/librispeech_prepare.py``: idempotent (the options
-and summary of each split are recorded in ``prepare_opts.json``; a split prepared with the
-same options is not rebuilt), atomic (temporary file + ``os.replace``), and bad input never
-gives a silently wrong CSV:
+Same guarantees as ``recipes/LibriSpeech/librispeech_prepare.py``: idempotent (the options,
+the sha256 of the data dir's ``wav.scp``, ``text``, ``utt2spk`` and ``segments``, and the
+summary of each split are recorded in ``prepare_opts.json``; a split prepared with the same
+options from the same files is not rebuilt, an edited file prepares it again), atomic (temporary
+file + ``os.replace``), and bad input never gives a silently wrong CSV:
 
 =============================================  =====================  ================
 Case                                           Outcome                Skip reason key
@@ -32,12 +33,17 @@ utterance with audio but no ``text`` line      warning, skip          ``no_text`
 ``text`` line whose audio is not in wav.scp    warning, skip          ``no_audio``
 (or whose ``segments`` line is missing)
 ``text`` line with no words                    warning, skip          ``empty_text``
+utterance shorter than ``min_duration``        warning, skip          ``too_short``
+(0.1 s: the model needs a few encoder frames)
 sample rate != ``sample_rate``, not mono       ``ValueError``         -
                                                (the file)
 duplicate id in any file; a line without       ``ValueError``         -
 the fields it needs; a piped ``wav.scp``       (file + line number)
-command; a segment outside its recording;
-utterance without ``utt2spk`` entry
+command; a ``wav.scp`` path that is a
+directory, device or FIFO; a ``segments``
+time that is not a number; a segment outside
+its recording; utterance without ``utt2spk``
+entry
 split with no usable utterance                 ``ValueError``         -
 =============================================  =====================  ================
 
@@ -58,7 +64,10 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import logging
+import math
+import stat
 import sys
 from collections import Counter
 from pathlib import Path
@@ -74,8 +83,13 @@ from librispeech_prepare import (  # noqa: E402
 logger = logging.getLogger(__name__)
 
 CSV_HEADER = ("ID", "duration", "wav", "spk_id", "wrd", "start", "stop")
-SKIP_REASONS = ("missing_audio", "unreadable", "empty_audio", "no_text", "no_audio", "empty_text")
+SKIP_REASONS = ("missing_audio", "unreadable", "empty_audio", "no_text", "no_audio", "empty_text", "too_short")
 PROGRESS_MIN_FILES = 200  # progress bar for splits with at least this many recordings
+KALDI_FILES = ("wav.scp", "text", "utt2spk", "segments")  # what a split's CSV is made from
+# Shortest utterance kept: the recipe's front-end (two stride-2 convolutions over 10 ms frames)
+# needs a few frames; a 0.001 s segment crashed the first training step (tests/test_kaldi_prepare.py
+# runs the model on utterances of exactly this length, both front-ends).
+MIN_DURATION_S = 0.1
 
 PathLike = Union[str, Path]
 Row = Tuple[str, float, str, str, str, float, float]
@@ -90,6 +104,7 @@ def prepare_kaldi(
     sample_rate: int = 16000,
     skip_prep: bool = False,
     validate_audio: bool = False,
+    min_duration: float = MIN_DURATION_S,
 ) -> Dict[str, Summary]:
     """Writes ``<save_folder>/<split>.csv`` for the Kaldi data dir ``<data_folder>/<split>`` of each split.
 
@@ -110,6 +125,8 @@ def prepare_kaldi(
         Do nothing.
     validate_audio : bool
         Decode every file (catches corrupt audio behind a valid header).
+    min_duration : float
+        Utterances shorter than this (seconds) are skipped and counted (``too_short``).
 
     Returns
     -------
@@ -126,8 +143,11 @@ def prepare_kaldi(
     if not data_path.is_dir():
         raise FileNotFoundError(f"data folder not found: {data_path}")
     for split in splits:
-        for name in ("wav.scp", "text", "utt2spk"):
-            if not (data_path / split / name).is_file():
+        for name in KALDI_FILES:
+            kind = _not_a_file(data_path / split / name)
+            if kind:
+                raise ValueError(f"{data_path / split / name} is {kind}, not a Kaldi table file")
+            if name != "segments" and not (data_path / split / name).is_file():
                 raise FileNotFoundError(f"{data_path / split / name} not found (a Kaldi data dir needs "
                                         "wav.scp, text and utt2spk)")
     save_path.mkdir(parents=True, exist_ok=True)
@@ -135,7 +155,8 @@ def prepare_kaldi(
     summaries: Dict[str, Summary] = {}
     for split in splits:
         options = {"data_folder": str(data_path), "split": split, "audio_root": str(root),
-                   "sample_rate": sample_rate, "validate_audio": bool(validate_audio), "format": "kaldi"}
+                   "sample_rate": sample_rate, "validate_audio": bool(validate_audio), "format": "kaldi",
+                   "min_duration": float(min_duration), "inputs": input_fingerprint(data_path / split)}
         name = Path(split).name  # a split may be given as the path of a data dir elsewhere
         csv_path = save_path / f"{name}.csv"
         record = _load_opts(save_path).get("splits", {}).get(name)
@@ -143,7 +164,9 @@ def prepare_kaldi(
             logger.info("%s already prepared (%s), skipping.", split, csv_path)
             summaries[name] = record["summary"]
             continue
-        rows, skipped = collect_data_dir(data_path / split, root, sample_rate, validate_audio)
+        if csv_path.is_file() and isinstance(record, dict):
+            logger.info("%s: prepared before with other options or other Kaldi files: preparing it again", split)
+        rows, skipped = collect_data_dir(data_path / split, root, sample_rate, validate_audio, min_duration)
         if not rows:
             raise ValueError(f"{data_path / split} has no usable utterance "
                              f"(skipped: {_format_counts(skipped) or 'none found'})")
@@ -154,6 +177,15 @@ def prepare_kaldi(
                     _format_counts(skipped) or "none", csv_path)
         summaries[name] = summary
     return summaries
+
+
+def input_fingerprint(data_dir: Path) -> Dict[str, Optional[str]]:
+    """sha256 of each Kaldi file of a data dir (None where absent): a split is prepared again when one changes."""
+    found: Dict[str, Optional[str]] = {}
+    for name in KALDI_FILES:
+        path = data_dir / name
+        found[name] = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
+    return found
 
 
 def read_table(path: Path, min_fields: int = 2) -> Dict[str, Tuple[List[str], int]]:
@@ -179,8 +211,8 @@ def read_table(path: Path, min_fields: int = 2) -> Dict[str, Tuple[List[str], in
     return table
 
 
-def collect_data_dir(data_dir: Path, root: Path, sample_rate: int, validate_audio: bool = False
-                     ) -> Tuple[List[Row], Counter]:
+def collect_data_dir(data_dir: Path, root: Path, sample_rate: int, validate_audio: bool = False,
+                     min_duration: float = MIN_DURATION_S) -> Tuple[List[Row], Counter]:
     """The CSV rows (sorted by id) and the skip counts of one Kaldi data dir."""
     skipped: Counter = Counter()
     wav_scp = read_table(data_dir / "wav.scp")
@@ -197,6 +229,9 @@ def collect_data_dir(data_dir: Path, root: Path, sample_rate: int, validate_audi
                              f"(got a command: {' '.join(fields)!r}); convert the audio to files first")
         path = Path(fields[0])
         path = path if path.is_absolute() else root / path
+        kind = _not_a_file(path)
+        if kind:
+            raise ValueError(f"{data_dir / 'wav.scp'}, line {lineno}: {path} is {kind}, not an audio file")
         duration = _duration(path, sample_rate, validate_audio, skipped)
         if duration is not None:
             recordings[rec] = (path, duration)
@@ -208,7 +243,9 @@ def collect_data_dir(data_dir: Path, root: Path, sample_rate: int, validate_audi
     else:
         spans, listed = {}, set()
         for utt, (fields, lineno) in segments.items():
-            rec, start, stop = fields[0], float(fields[1]), float(fields[2])
+            rec = fields[0]
+            start, stop = (_seconds(value, name, segments_path, lineno) for value, name in
+                           ((fields[1], "start"), (fields[2], "end")))
             if rec not in wav_scp:
                 raise ValueError(f"{segments_path}, line {lineno}: recording {rec} is not in wav.scp")
             listed.add(utt)
@@ -240,9 +277,42 @@ def collect_data_dir(data_dir: Path, root: Path, sample_rate: int, validate_audi
         if utt not in utt2spk:
             raise ValueError(f"{data_dir / 'utt2spk'}: no speaker for utterance {utt}")
         rec, start, stop = spans[utt]
+        if round(stop - start, 4) < min_duration:  # as the CSV's duration (decimal times: 1.3 - 1.2 < 0.1)
+            logger.warning("Skipping %s: %.3f s, shorter than %g s (min_duration: the model needs a few encoder "
+                           "frames)", utt, stop - start, min_duration)
+            skipped["too_short"] += 1
+            continue
         rows.append((utt, round(stop - start, 4), str(recordings[rec][0]), utt2spk[utt][0][0],
                      " ".join(words).upper(), start, stop))
     return rows, skipped
+
+
+def _seconds(value: str, name: str, path: Path, lineno: int) -> float:
+    """A ``segments`` time in seconds; a ``ValueError`` naming the file and line if it is not a finite number."""
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = math.nan
+    if not math.isfinite(seconds):
+        raise ValueError(f"{path}, line {lineno}: {name} time {value!r} is not a number of seconds")
+    return seconds
+
+
+def _not_a_file(path: Path) -> Optional[str]:
+    """What ``path`` is when it exists but is not a regular file (a directory, a device, a FIFO...), else None."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return None  # missing: counted as missing_audio
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "not a regular file"
 
 
 def _duration(path: Path, sample_rate: int, validate_audio: bool, skipped: Counter) -> Optional[float]:
@@ -272,11 +342,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--audio-root", default=None, help="base of relative wav.scp paths (default DATA_FOLDER)")
     parser.add_argument("--sample-rate", type=int, default=16000)
     parser.add_argument("--validate-audio", action="store_true", help="decode every file")
+    parser.add_argument("--min-duration", type=float, default=MIN_DURATION_S,
+                        help=f"skip utterances shorter than this, in seconds (default {MIN_DURATION_S:g})")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     try:
         summaries = prepare_kaldi(args.data_folder, args.save_folder, args.splits, args.audio_root,
-                                  args.sample_rate, validate_audio=args.validate_audio)
+                                  args.sample_rate, validate_audio=args.validate_audio, min_duration=args.min_duration)
     except (FileNotFoundError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

@@ -120,30 +120,15 @@ def load_transducer(source: PathLike, overrides: Optional[Dict[str, Any]] = None
         raise FileNotFoundError(f"ONNX export source not found: {source}")
     if overrides and not source.is_file():
         raise ValueError(f"overrides apply to a hparams YAML source only, not to the folder {source}")
-    if source.is_dir() and (source / "model.ckpt").is_file():
+    from ..model_folder import EXPORT_MARKER, MODEL_FILES
+
+    if source.is_dir() and ((source / EXPORT_MARKER).is_file() or any((source / n).is_file() for n in MODEL_FILES[1:])):
         from ..export import instantiate
-        from ..transcribe import broken_model_file
 
-        try:
-            hp = instantiate(source)
-        except Exception as err:
-            where = broken_model_file(source)
-            if where is None:
-                raise
-            raise ValueError(f"cannot load the model: {where}") from err
-        tok = source / "tokenizer.ckpt"
-        mods = TransducerModules.from_hparams(hp, tokenizer_path=tok if tok.is_file() else None, source=str(source))
+        hp = instantiate(source)  # checks every file first: one line naming the one at fault
+        mods = TransducerModules.from_hparams(hp, tokenizer_path=source / "tokenizer.ckpt", source=str(source))
     elif source.is_dir() and (source / "hyperparams.yaml").is_file() and (source / "save").is_dir():
-        from ..runs import choose_checkpoint, read_run
-        from ..hparams import load_recipe_hparams
-
-        run = read_run(source)
-        num_avg = int(run.recipe.get("avg_checkpoints", 1))
-        choice = choose_checkpoint(source, ckpt, num_avg)
-        hp = load_recipe_hparams(source / "hyperparams.yaml")
-        hp["model"].load_state_dict(choice.state_dict, strict=True)
-        hp["normalize"]._load(str(choice.normalizer_path))
-        mods = TransducerModules.from_hparams(hp, tokenizer_path=run.tokenizer_model, source=str(source))
+        mods = _load_run(source, ckpt)
     elif source.is_file() and source.suffix in (".yaml", ".yml"):
         from ..hparams import load_detached
 
@@ -159,3 +144,30 @@ def load_transducer(source: PathLike, overrides: Optional[Dict[str, Any]] = None
             "(hyperparams.yaml + save/) or a hparams .yaml file"
         )
     return mods
+
+
+def _load_run(run_dir: Path, ckpt: str) -> TransducerModules:
+    """A run folder's model, built like an export builds it: the package's module definitions and the run's
+    plain values (nothing of the run's YAML is run), the checkpoint chosen as the recipe's evaluation does."""
+    from hyperpyyaml import load_hyperpyyaml
+
+    from ..export import inference_hparams_text
+    from ..lowrank import svd_init_skipped
+    from ..model_folder import ModelMismatchError, mismatch_line, output_size, tokenizer_pieces, vocabulary_problem
+    from ..runs import choose_checkpoint, read_run
+
+    run = read_run(run_dir)
+    choice = choose_checkpoint(run_dir, ckpt, int(run.recipe.get("avg_checkpoints", 1)))
+    where = str(choice.sources[0].paramfiles["model"])
+    problem = vocabulary_problem(run.tokenizer_model, tokenizer_pieces(run.tokenizer_model), where,
+                                 output_size(choice.state_dict))
+    if problem:
+        raise ValueError(problem)
+    with svd_init_skipped():
+        hp = load_hyperpyyaml(inference_hparams_text(run.recipe_text, where=str(run_dir / "hyperparams.yaml")))
+    try:
+        hp["model"].load_state_dict(choice.state_dict, strict=True)
+    except RuntimeError as err:
+        raise ModelMismatchError(mismatch_line(where, err)) from None
+    hp["normalize"]._load(str(choice.normalizer_path))
+    return TransducerModules.from_hparams(hp, tokenizer_path=run.tokenizer_model, source=str(run_dir))

@@ -3,7 +3,8 @@
     python -m speechbrain_tinyconf.onnx_export MODEL_OR_RUN OUT --format sherpa-onnx [--int8] [--int4]
 
 writes ``encoder.onnx``, ``decoder.onnx``, ``joiner.onnx`` (and ``*.int8.onnx``, ``*.int4.onnx``) and
-``tokens.txt``, which ``sherpa_onnx.OfflineRecognizer.from_transducer`` loads as they are:
+``tokens.txt`` (and ``onnx_config.json``, the list of files :func:`sherpa_files` returns), which
+``sherpa_onnx.OfflineRecognizer.from_transducer`` loads as they are:
 
 * ``encoder(x (N, T, 80) float, x_lens (N,) int64) -> (encoder_out (N, T', J), encoder_out_lens (N,))``:
   feature normalisation, CNN front-end, the shared Conformer and ``proj_enc`` (shared weights
@@ -27,8 +28,9 @@ Authors
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Any, Dict, List, Union
+from typing import Any, Callable, Dict, List, Optional, Union
 
 import torch
 import torch.nn as nn
@@ -116,30 +118,65 @@ def _add_metadata(path: Path, meta: Dict[str, str]) -> None:
 
 
 def export_sherpa_onnx(mods, out_dir: PathLike, int8: bool = False, int4: bool = False,
-                       example_seconds: float = 3.0) -> Dict[str, Path]:
-    """Writes the sherpa-onnx files of ``mods`` (see the module docstring); returns them by name."""
-    out = prepare_export(mods, out_dir)
+                       example_seconds: float = 3.0, overwrite: bool = False) -> Dict[str, Path]:
+    """Writes the sherpa-onnx files of ``mods`` (see the module docstring); returns them by name.
+
+    As :func:`speechbrain_tinyconf.onnx.export.export_transducer`: checked first, written next to
+    ``out_dir`` and swapped in whole when complete.
+    """
+    prepare_export(mods, int8, int4)
     n_mels = SHERPA_FBANK["n_mels"]
     frames = int(example_seconds * 100)
-    files: Dict[str, Path] = {name: out / f"{name}.onnx" for name in ("encoder", "decoder", "joiner")}
-    export_graph(SherpaEncoder(FullEncoder(mods)),
-                  (torch.zeros(1, frames, n_mels), torch.tensor([frames], dtype=torch.int64)),
-                  files["encoder"], ["x", "x_lens"], ["encoder_out", "encoder_out_lens"],
-                  {"x": {0: "N", 1: "T"}, "x_lens": {0: "N"}, "encoder_out": {0: "N", 1: "T_out"},
-                   "encoder_out_lens": {0: "N"}})
-    encoder_meta = {"model_type": "conformer", "model_author": "speechbrain-tinyconf", "comment": str(mods.source)}
-    return finish_export(mods, out, files, encoder_meta, int8, int4)
+
+    def write_encoder(files: Dict[str, Path]) -> Dict[str, Any]:
+        export_graph(SherpaEncoder(FullEncoder(mods)),
+                     (torch.zeros(1, frames, n_mels), torch.tensor([frames], dtype=torch.int64)),
+                     files["encoder"], ["x", "x_lens"], ["encoder_out", "encoder_out_lens"],
+                     {"x": {0: "N", 1: "T"}, "x_lens": {0: "N"}, "encoder_out": {0: "N", 1: "T_out"},
+                      "encoder_out_lens": {0: "N"}})
+        return {"model_type": "conformer", "model_author": "speechbrain-tinyconf", "comment": str(mods.source)}
+
+    return write_sherpa_folder(mods, out_dir, write_encoder, int8, int4, overwrite, streaming=False)
 
 
-def prepare_export(mods, out_dir: PathLike) -> Path:
-    """Checks that sherpa-onnx can run ``mods`` and that it has a tokenizer; creates ``out_dir``."""
+def prepare_export(mods, int8: bool = False, int4: bool = False) -> None:
+    """Checks, before anything is written, that sherpa-onnx can run ``mods``, that it has a tokenizer
+    of its vocabulary size, and that the export tools are installed."""
+    from .export import check_export_tools
+
     check_sherpa_compatible(mods)
     if mods.tokenizer_path is None:
         raise SherpaExportError("--format sherpa-onnx needs the model's tokenizer (a model or run folder, not a YAML)")
+    check_export_tools(int8, int4)
     mods.eval()
+
+
+def write_sherpa_folder(mods, out_dir: PathLike, write_encoder: Callable[[Dict[str, Path]], Dict[str, Any]],
+                        int8: bool, int4: bool, overwrite: bool, streaming: bool,
+                        extra: Optional[Dict[str, Any]] = None) -> Dict[str, Path]:
+    """The folder of a sherpa-onnx export, staged: ``write_encoder(files)`` writes ``files["encoder"]`` and
+    returns its metadata, then :func:`finish_export` and ``onnx_config.json`` (``format: sherpa-onnx``, every
+    file with its size and sha256: what :func:`sherpa_files` returns)."""
+    from ..model_folder import file_record, staged_folder
+    from ..onnx_runtime import CONFIG_NAME
+    from .export import export_sources, finish_folder
+
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    return out
+    with staged_folder(out, "onnx", overwrite, export_sources(mods)) as stage:
+        files: Dict[str, Path] = {name: stage / f"{name}.onnx" for name in ("encoder", "decoder", "joiner")}
+        encoder_meta = write_encoder(files)
+        finish_export(mods, stage, files, encoder_meta, int8, int4)
+        config = {
+            "format": "sherpa-onnx",
+            "exported_by": "speechbrain_tinyconf.onnx_export",
+            "streaming": streaming,
+            "source": str(mods.source),
+            "vocab_size": int(mods.transducer_lin.w.out_features),
+            **(extra or {}),
+            "files": {name: {"file": p.name, **file_record(p)} for name, p in files.items()},
+        }
+        (stage / CONFIG_NAME).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+        return finish_folder(stage, out, files)
 
 
 def finish_export(mods, out: Path, files: Dict[str, Path], encoder_meta: Dict[str, Any], int8: bool,
@@ -169,8 +206,14 @@ def finish_export(mods, out: Path, files: Dict[str, Path], encoder_meta: Dict[st
 
 
 def sherpa_files(out_dir: PathLike, precision: str = "fp32") -> List[str]:
-    """``[encoder, decoder, joiner, tokens]`` paths of an export at ``precision`` (fp32, int8, int4),
-    for ``from_transducer``."""
-    out = Path(out_dir)
-    suffix = ".onnx" if precision == "fp32" else f".{precision}.onnx"
-    return [str(out / f"{n}{suffix}") for n in ("encoder", "decoder", "joiner")] + [str(out / "tokens.txt")]
+    """``[encoder, decoder, joiner, tokens]`` paths of an export at ``precision`` (fp32, int8, int4), for
+    ``from_transducer``: the files its ``onnx_config.json`` lists, each checked against its recorded size
+    and sha256 (a file the config does not list, e.g. one left by an earlier export, is never returned)."""
+    from ..onnx_runtime import PRECISIONS, listed_file, read_config
+
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision={precision!r}: expected one of {', '.join(PRECISIONS)}")
+    config = read_config(out_dir, "sherpa-onnx")
+    hint = "" if precision == "fp32" else f" (export with --{precision})"
+    keys = [n if precision == "fp32" else f"{n}.{precision}" for n in ("encoder", "decoder", "joiner")] + ["tokens"]
+    return [str(listed_file(out_dir, config, key, hint)) for key in keys]

@@ -42,14 +42,14 @@ Authors
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Dict, Union
+from typing import Any, Dict, Union
 
 import torch
 import torch.nn as nn
 
 from .export import export_graph
 from .graphs import _check_encoder, _layer_step, _Normalize, rel_pos_embs
-from .sherpa import SHERPA_FBANK, SherpaExportError, finish_export, prepare_export
+from .sherpa import SHERPA_FBANK, SherpaExportError, prepare_export, write_sherpa_folder
 
 PathLike = Union[str, Path]
 FEATURE_CACHE = 4  # fbank frames kept for the front-end's left context (3 needed, 4 keep the stride-2 phase)
@@ -173,16 +173,23 @@ class SherpaStreamingEncoder(nn.Module):
 
 
 def export_sherpa_streaming(mods, out_dir: PathLike, chunk_frames: int = 8, left_chunks: int = 4,
-                            int8: bool = False, int4: bool = False) -> Dict[str, Path]:
-    """Writes the sherpa-onnx online files of ``mods`` (see the module docstring); returns them by name."""
-    out = prepare_export(mods, out_dir)
-    encoder = SherpaStreamingEncoder(mods, int(chunk_frames), int(left_chunks))
-    files: Dict[str, Path] = {name: out / f"{name}.onnx" for name in ("encoder", "decoder", "joiner")}
+                            int8: bool = False, int4: bool = False, overwrite: bool = False) -> Dict[str, Path]:
+    """Writes the sherpa-onnx online files of ``mods`` (see the module docstring); returns them by name.
+
+    Checked first, written next to ``out_dir`` and swapped in whole when complete (as the offline export).
+    """
+    prepare_export(mods, int8, int4)
+    encoder = SherpaStreamingEncoder(mods, int(chunk_frames), int(left_chunks))  # checks the geometry
     T = encoder.subsampling * encoder.g.chunk_frames
-    attn, conv = encoder.initial_states(2)
-    export_graph(encoder, (torch.randn(2, T, encoder.n_mels), attn, conv, torch.tensor([0, T], dtype=torch.int64)),
-                  files["encoder"], ["x", "cached_attn", "cached_conv", "processed_frames"],
-                  ["encoder_out", "new_cached_attn", "new_cached_conv"],
-                  {"x": {0: "N"}, "cached_attn": {2: "N"}, "cached_conv": {2: "N"}, "processed_frames": {0: "N"},
-                   "encoder_out": {0: "N"}, "new_cached_attn": {2: "N"}, "new_cached_conv": {2: "N"}})
-    return finish_export(mods, out, files, encoder.metadata(mods), int8, int4)
+
+    def write_encoder(files: Dict[str, Path]) -> Dict[str, Any]:
+        attn, conv = encoder.initial_states(2)
+        export_graph(encoder, (torch.randn(2, T, encoder.n_mels), attn, conv, torch.tensor([0, T], dtype=torch.int64)),
+                     files["encoder"], ["x", "cached_attn", "cached_conv", "processed_frames"],
+                     ["encoder_out", "new_cached_attn", "new_cached_conv"],
+                     {"x": {0: "N"}, "cached_attn": {2: "N"}, "cached_conv": {2: "N"}, "processed_frames": {0: "N"},
+                      "encoder_out": {0: "N"}, "new_cached_attn": {2: "N"}, "new_cached_conv": {2: "N"}})
+        return encoder.metadata(mods)
+
+    return write_sherpa_folder(mods, out_dir, write_encoder, int8, int4, overwrite, streaming=True,
+                               extra={"chunk_frames": encoder.g.chunk_frames, "left_chunks": int(left_chunks)})
