@@ -172,18 +172,25 @@ def instantiate(model_dir: PathLike) -> Dict[str, Any]:
 
 
 def export(run_dir: PathLike, model_dir: PathLike, ckpt: str = "average", num_avg: Optional[int] = None,
-           overwrite: bool = False, example: Optional[PathLike] = None) -> Path:
+           overwrite: bool = False, example: Optional[PathLike] = None, notes: Optional[PathLike] = None) -> Path:
     """Builds ``model_dir`` from a recipe run (see the module docstring); returns it.
 
     Everything is checked before anything is written, and the folder is written next to
     ``model_dir`` and swapped in when complete: a failure leaves an earlier export as it was.
     ``example``: an audio file copied into the folder and transcribed in the model card.
+    ``notes``: a Markdown file added to the card after its results (e.g. the real-speech section of
+    ``bench/real_speech_report.py --card``).
     """
     run = read_run(run_dir)
     model_dir = Path(model_dir)
     _check_output_folder(model_dir, "model", overwrite, [run.run_dir])
     if example is not None:
         check_example(Path(example))
+    notes_text = ""
+    if notes is not None:
+        if not Path(notes).is_file():
+            raise FileNotFoundError(f"--notes {notes}: file not found")
+        notes_text = Path(notes).read_text(encoding="utf-8")
     if num_avg is None:  # like the recipe's evaluation
         num_avg = int(run.recipe.get("avg_checkpoints", 1))
     choice = choose_checkpoint(run.run_dir, ckpt, num_avg)
@@ -202,7 +209,7 @@ def export(run_dir: PathLike, model_dir: PathLike, ckpt: str = "average", num_av
         report = model_size(hparams)
         files = {name: (stage / name).stat().st_size for name in MODEL_FILES}
         name = f"speechbrain-tinyconf-{run.recipe.get('variant', 'model')}"
-        card = model_card(run, choice, report, files, name) + training_data_section(run)
+        card = model_card(run, choice, report, files, name, notes_text) + training_data_section(run)
         if example is not None:
             card += example_section(stage, Path(example))
         (stage / "README.md").write_text(card, encoding="utf-8")
@@ -243,9 +250,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--overwrite", action="store_true",
                         help="replace an earlier export in MODEL_DIR (the whole folder, atomically)")
     parser.add_argument("--example", default=None, help="audio file to ship in the folder, transcribed in the model card")
+    parser.add_argument("--notes", default=None, help="Markdown file added to the model card after its results")
     args = parser.parse_args(argv)
     try:
-        out = export(args.run_dir, args.model_dir, args.ckpt, args.num_avg, args.overwrite, args.example)
+        out = export(args.run_dir, args.model_dir, args.ckpt, args.num_avg, args.overwrite, args.example, args.notes)
     except (FileNotFoundError, FileExistsError, ValueError, RuntimeError) as err:  # incl. OutputFolderError
         print(f"error: {err}", file=sys.stderr)
         return 2

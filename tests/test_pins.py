@@ -64,7 +64,7 @@ def test_drift_is_reported(monkeypatch):
 
 def test_every_install_command_uses_the_pins():
     """README's two commands, CI and the demo install through constraints.txt; setup.py pins from it too."""
-    for script in ("scripts/run_tests.sh", "recipes/LibriSpeech/run_demo.sh"):
+    for script in ("scripts/run_tests.sh", "recipes/LibriSpeech/run_demo.sh", "scripts/pretrained_example.sh"):
         installs = [line for line in (ROOT / script).read_text().splitlines() if "pip install" in line]
         assert installs, script
         assert all("-c constraints.txt" in line for line in installs), (script, installs)
