@@ -25,7 +25,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from real_speech import utterance_errors, wer_by_groups  # noqa: E402
@@ -34,9 +34,10 @@ SIZE_LINE = re.compile(r"INFO - ([\w.-]+): ([\d,]+) unique / ([\d,]+) virtual pa
 STAMP = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),\d+ - ")
 
 
-def wall_seconds(log: Path) -> float:
-    """Sum over launches of (last log line - "Beginning experiment!")."""
-    total, start, last = 0.0, None, None
+def launch_clock(log: Path) -> Iterator[Tuple[str, float]]:
+    """``(line, wall seconds so far)`` for each timestamped line of a run's ``log.txt``, the time summed
+    over launches (each from "Beginning experiment!" to its last line)."""
+    total, start = 0.0, None
     for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
         match = STAMP.match(line)
         if not match:
@@ -47,9 +48,15 @@ def wall_seconds(log: Path) -> float:
                 total += (last - start).total_seconds()
             start = when
         last = when
-    if start is not None:
-        total += (last - start).total_seconds()
-    return total
+        yield line, total + ((when - start).total_seconds() if start is not None else 0.0)
+
+
+def wall_seconds(log: Path) -> float:
+    """Sum over launches of (last log line - "Beginning experiment!")."""
+    seconds = 0.0
+    for _, seconds in launch_clock(log):
+        pass
+    return seconds
 
 
 NUMBER = r"[\d.]+(?:e[+-]\d+)?"  # how SpeechBrain's train logger writes a float (2.15, 1.23e+02)
@@ -60,23 +67,13 @@ VALID_LINE = re.compile(rf"epoch: (\d+), lr: \S+, steps: (\d+)(?:, audio_hours: 
 def progress(run: Path) -> List[Dict[str, Any]]:
     """The run's progress lines (one per validation, from ``log.txt``): epoch, updates, hours of
     audio seen, CPU wall hours so far (summed over launches), dev loss and, where decoded, dev WER."""
-    rows, total, start, last = [], 0.0, None, None
-    for line in (run / "log.txt").read_text(encoding="utf-8", errors="replace").splitlines():
-        match = STAMP.match(line)
-        if not match:
-            continue
-        when = datetime.datetime.strptime(match.group(1), "%Y-%m-%d %H:%M:%S")
-        if "Beginning experiment!" in line:
-            if start is not None:
-                total += (last - start).total_seconds()
-            start = when
-        last = when
+    rows = []
+    for line, seconds in launch_clock(run / "log.txt"):
         valid = VALID_LINE.search(line)
         if valid:
             epoch, steps, hours, loss, wer = valid.groups()
             rows.append({"run": run.name, "epoch": int(epoch), "updates": int(steps),
-                         "audio_hours": float(hours) if hours else None,
-                         "wall_hours": round((total + (when - start).total_seconds()) / 3600, 3),
+                         "audio_hours": float(hours) if hours else None, "wall_hours": round(seconds / 3600, 3),
                          "dev_loss": float(loss), "dev_wer": float(wer) if wer else None})
     return rows
 

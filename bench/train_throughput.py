@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import platform
 import statistics
 import subprocess
 import sys
@@ -39,6 +38,8 @@ from typing import Dict, List, Optional, Sequence
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "recipes" / "LibriSpeech"))
+sys.path.insert(0, str(ROOT / "bench"))
+from benchmark import cpu_name  # noqa: E402
 
 CAMPAIGN = {"frontend": "kaldi", "predictor": "stateless", "emb_dim": 256, "vocab_size": 256, "streaming": False,
             "number_of_epochs": 8, "number_of_ctc_epochs": 8, "warmup_steps": 500,
@@ -102,16 +103,6 @@ def measure(asr, batches, steps: int) -> float:
         asr.fit_batch(batch)
         audio += seconds
     return audio / (time.perf_counter() - start)
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def markdown(rows: List[Dict], info: Dict) -> str:

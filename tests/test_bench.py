@@ -58,3 +58,18 @@ def test_benchmark_quick_writes_every_section(tmp_path):
     for title in ("## Sizes", "## Encoder time against", "## Full-utterance transcription", "## Streaming",
                   "## Token agreement", "## Targets"):
         assert title in report
+
+
+@pytest.mark.slow
+def test_train_throughput_rows_are_ratios_to_the_fp32_reference(tmp_path):
+    """bench/train_throughput.py: each setting's audio seconds per wall second, divided by the reference's."""
+    out = tmp_path / "tp"
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "train_throughput.py"), "--settings", "0,2",
+                           "--steps", "1", "--rounds", "1", "--threads", "1", "--out", str(out)],
+                          capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rows = json.loads((out / "throughput.json").read_text())["rows"]
+    assert [r["setting"] for r in rows] == ["fp32 (reference)", "+ bf16"]
+    assert rows[0]["ratio"] == 1.0 and rows[1]["precision"] == "bf16" and rows[1]["fast_dropout"]
+    assert rows[1]["ratio"] == pytest.approx(rows[1]["audio_per_second"] / rows[0]["audio_per_second"], rel=0.01)
+    assert "| + bf16 | bf16 | fast | 16 |" in (out / "throughput.md").read_text()
