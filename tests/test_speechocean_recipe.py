@@ -131,3 +131,14 @@ def test_split_named_train_merged_with_another_prepares_again_on_relaunch(tmp_pa
         csvs = recipe.prepare_csvs(hparams, prepare=so762.prepare_kaldi_splits)
         rows = csvs["train"].read_text().splitlines()[1:]
         assert len(rows) == 12 and sum(r.startswith("tts-") for r in rows) == 6
+
+
+def test_campaign_script_skips_a_finished_pretraining_and_refuses_unknown_stages(tmp_path):
+    script = ROOT / "recipes" / "SpeechOcean762" / "run_campaign.sh"
+    (tmp_path / "pretrain").mkdir()
+    (tmp_path / "pretrain" / "wer_dev.txt").write_text("%WER 97.62 [ 1 / 1 ]\n")
+    env = {**ENV, "STAGES": "1", "OUT": str(tmp_path)}
+    proc = subprocess.run(["bash", str(script)], capture_output=True, text=True, env=env, timeout=60)
+    assert proc.returncode == 0 and "pretrain is done, skipped" in proc.stdout, proc.stderr
+    proc = subprocess.run(["bash", str(script)], capture_output=True, text=True, env={**env, "STAGES": "7"}, timeout=60)
+    assert proc.returncode == 2 and "unknown stage 7" in proc.stderr

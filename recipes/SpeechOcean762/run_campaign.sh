@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The real-speech campaign on CPU, stage by stage; re-run it and each stage resumes where it
-# stopped (a finished stage is skipped). Stages: 0 synthetic corpus, 1 pretraining on it,
-# 2 fine-tuning on real speech from stage 1. Logs: <OUT>/<stage>.out.
+# stopped. Stages: 0 synthetic corpus (files already written are kept), 1 pretraining on it (skipped
+# once it has evaluated: <OUT>/pretrain/wer_dev.txt), 2 fine-tuning on real speech from stage 1
+# (resumes from its checkpoints; early stopping ends it). Logs: <OUT>/<stage>.out.
 #
 #   bash recipes/SpeechOcean762/run_campaign.sh            # all stages
 #   STAGES="2" bash recipes/SpeechOcean762/run_campaign.sh # only fine-tuning
@@ -25,7 +26,8 @@ for stage in $STAGES; do
     case $stage in
         0) python "$HERE/make_tts_kaldi.py" "$DATA/train/text" "$TTS" --voices-per-sentence 2 \
                --digit-strings 2000 --grammar-sentences 8000 --speakers 120 --jobs "$(nproc)" ;;
-        1) train pretrain "$HERE/campaign/pretrain.yaml" --train_splits "[$(realpath "$TTS")/tts_train]" ;;
+        1) if [ -f "$OUT/pretrain/wer_dev.txt" ]; then echo "stage 1: $OUT/pretrain is done, skipped"; continue; fi
+           train pretrain "$HERE/campaign/pretrain.yaml" --train_splits "[$(realpath "$TTS")/tts_train]" ;;
         2) train finetune "$HERE/campaign/finetune.yaml" --init_from "$OUT/pretrain" ;;
         *) echo "error: unknown stage $stage (expected 0, 1 or 2)" >&2; exit 2 ;;
     esac
