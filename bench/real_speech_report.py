@@ -267,6 +267,19 @@ def card_markdown(row: Dict[str, Any], lines: List[Dict[str, Any]], reference: O
     return "\n".join(out) + "\n"
 
 
+def read_earlier(path: Path, replaced: Sequence[str]) -> Dict[str, Any]:
+    """The runs, progress lines and pocketsphinx reference of an earlier report (``real_speech.json``),
+    without the runs named in ``replaced`` (given again as run folders). A campaign outlives its
+    run folders (a new session may start on a new machine): the report chains from the last one."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        runs = [r for r in data["runs"] if r["run"] not in replaced]
+        lines = [r for r in data["progress"] if r["run"] not in replaced]
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise SystemExit(f"error: --earlier {path}: not a real_speech.json of this script ({err})")
+    return {"runs": runs, "progress": lines, "pocketsphinx": data.get("pocketsphinx")}
+
+
 def _last_per_run(lines: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
     last: Dict[str, Dict[str, Any]] = {}
     for r in lines:
@@ -288,17 +301,22 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                              "last run given (needs --progress)")
     parser.add_argument("--example-utt", default=None,
                         help="with --card: the test utterance shipped as the model's example (its reference is quoted)")
+    parser.add_argument("--earlier", type=Path, default=None,
+                        help="an earlier report's real_speech.json: its progress lines and finished runs come first "
+                             "(the run folders of earlier sessions need not exist); runs given again replace theirs")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
-    rows = [r for r in (collect(run, args.corpus) for run in args.runs) if r]
-    lines, before = [], 0.0
+    earlier = read_earlier(args.earlier, [run.name for run in args.runs]) if args.earlier else None
+    rows = (earlier["runs"] if earlier else []) + [r for r in (collect(run, args.corpus) for run in args.runs) if r]
+    lines = list(earlier["progress"]) if earlier and args.progress else []
+    before = lines[-1]["cpu_hours_total"] if lines else 0.0
     for run in args.runs if args.progress else []:
         mine = progress(run)
         for r in mine:
             r["cpu_hours_total"] = round(before + r["wall_hours"], 3)
         lines += mine
         before += wall_seconds(run / "log.txt") / 3600
-    reference = None
+    reference = earlier["pocketsphinx"] if earlier else None
     if args.pocketsphinx:
         reference = {split: json.loads((args.pocketsphinx / f"summary_{split}.json").read_text())
                      for split in ("dev", "test") if (args.pocketsphinx / f"summary_{split}.json").is_file()}

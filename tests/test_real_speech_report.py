@@ -26,3 +26,45 @@ def test_seeds_are_averaged_and_longer_runs_kept_apart():
     two_seeds = rows[("real", (2000, 2000))]
     assert two_seeds["seeds"] == [1, 2] and two_seeds["test_wer_mean"] == 96.0 and two_seeds["test_loss_min"] == 44.0
     assert rows[("real", (7762,))]["test_wer_mean"] == 91.0
+
+
+def _earlier_json(path):
+    import json
+
+    line = {"run": "old", "epoch": 8, "updates": 3104, "audio_hours": 23.0, "wall_hours": 1.86, "dev_loss": 30.81,
+            "dev_wer": 74.43, "cpu_hours_total": 2.5}
+    path.write_text(json.dumps({"runs": [dict(_run(3407, 3104, 74.5, 28.4), run="old", run_dir="gone/old", virtual_params=2, wall_hours=1.86)],
+                                "progress": [line], "pocketsphinx": {"test": {"all": {"wer": 85.48}}}}))
+    return path
+
+
+def test_earlier_report_chains_a_campaign_across_lost_run_folders(tmp_path):
+    import json
+
+    report = _report_module()
+    run = tmp_path / "new"
+    run.mkdir()
+    (run / "log.txt").write_text(
+        "2026-12-05 19:00:00,000 - speechbrain.core - INFO - Beginning experiment!\n"
+        "2026-12-05 19:36:00,000 - speechbrain.utils.train_logger - INFO - epoch: 1, lr: 1.00e-03, steps: 388, "
+        "audio_hours: 2.88 - train loss: 36.60 - valid loss: 31.67, valid WER: 75.06, valid CER: 50.57\n")
+    earlier = _earlier_json(tmp_path / "earlier.json")
+    out = tmp_path / "out"
+    assert report.main([str(run), "--corpus", str(tmp_path), "--progress", "--earlier", str(earlier), "--out", str(out)]) == 0
+    data = json.loads((out / "real_speech.json").read_text())
+    assert [(r["run"], r["cpu_hours_total"]) for r in data["progress"]] == [("old", 2.5), ("new", 3.1)]
+    assert [r["run"] for r in data["runs"]] == ["old"] and data["pocketsphinx"]["test"]["all"]["wer"] == 85.48
+    # the report of this session, chained again from its own output: the run given replaces its old lines
+    again = tmp_path / "again"
+    assert report.main([str(run), "--corpus", str(tmp_path), "--progress", "--earlier", str(out / "real_speech.json"),
+                        "--out", str(again)]) == 0
+    assert json.loads((again / "real_speech.json").read_text())["progress"] == data["progress"]
+
+
+def test_earlier_that_is_not_a_report_is_one_line(tmp_path):
+    import pytest
+
+    bad = tmp_path / "bad.json"
+    bad.write_text("{}")
+    with pytest.raises(SystemExit, match=r"--earlier .*bad.json: not a real_speech.json"):
+        _report_module().main([str(tmp_path), "--corpus", str(tmp_path), "--earlier", str(bad), "--out", str(tmp_path / "o")])
