@@ -150,7 +150,6 @@ def synthesize(job: Job) -> Tuple[str, int]:
     return out_path, len(pcm)
 
 
-
 def synthesize_all(todo: List[Job], jobs: int, quiet: bool = False) -> Dict[str, int]:
     """Every job of ``todo`` synthesised by ``jobs`` processes (in this one if 1); ``{out_path: n_samples}``."""
     done: Dict[str, int] = {}
