@@ -11,7 +11,7 @@ Printed, for both models:
   the encoder alone (``size.encoder_macs`` on 25 frames);
 * the encoder forward on ``--seconds`` of audio (batch 1, eval, no grad) with
   ``--threads`` torch threads, the two models timed alternately in this process
-  (``benchmark._interleaved``: A B A B ..., medians) and the ratio.
+  (``timing.interleaved``: A B A B ..., medians) and the ratio.
 
 Authors
 -------
@@ -27,7 +27,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import benchmark  # noqa: E402  (bench/benchmark.py)
+from benchmark_encoder import forward_fn  # noqa: E402
+from benchmark_sizes import encoder_config, variant_path  # noqa: E402
+from timing import interleaved  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -48,8 +50,8 @@ def main(argv=None) -> int:
     from speechbrain_tinyconf.size import count_macs, encoder_macs
 
     torch.set_num_threads(args.threads)
-    path = benchmark.variant_path(args.variant)
-    cfg = benchmark.encoder_config(path)
+    path = variant_path(args.variant)
+    cfg = encoder_config(path)
     plan = SharingPlan.from_config(cfg.pop("sharing"))
     if plan.low_rank is None:
         raise SystemExit(f"error: {args.variant} has no sharing.low_rank: it is its own full-rank twin")
@@ -75,8 +77,7 @@ def main(argv=None) -> int:
     frames = int(round(args.seconds * 25))
     x = torch.randn(1, frames, cfg["d_model"])
     pos = RelPosEncXL(cfg["d_model"])(x)
-    timing = benchmark._interleaved(benchmark._forward_fn(ours, x, pos), benchmark._forward_fn(twin, x, pos),
-                                    args.reps, warmup=2)
+    timing = interleaved(forward_fn(ours, x, pos), forward_fn(twin, x, pos), args.reps, warmup=2)
     print(f"encoder forward, {frames} frames, batch 1, {args.threads} thread(s), {args.reps} alternating reps, medians:")
     print(f"  low rank {timing['ours_ms']:.1f} ms, full-rank twin {timing['reference_ms']:.1f} ms, "
           f"ratio {timing['ratio']:.3f}")

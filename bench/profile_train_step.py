@@ -30,11 +30,12 @@ import argparse
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "recipes" / "LibriSpeech"))
+sys.path.insert(0, str(ROOT / "bench"))
+from timing import Timers, median_time  # noqa: E402
 
 DEMO = {  # run_demo.sh's overrides that matter for one step
     "vocab_size": 128, "lr": 0.002, "warmup_steps": 300, "wav_augment_prob": 0.0, "fea_augment_prob": 0.0,
@@ -69,28 +70,10 @@ def data_seconds(items, reps: int = 5) -> float:
             path = Path(tmp) / f"{item['id']}.flac"
             sf.write(path, item["sig"].numpy(), 16000, format="FLAC", subtype="PCM_16")
             paths.append(str(path))
-        times = []
-        for _ in range(reps):
-            start = time.perf_counter()
-            PaddedBatch([{**item, "sig": sb.dataio.dataio.read_audio(p)} for item, p in zip(items, paths)])
-            times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
-class Timers:
-    """Wall-clock seconds of wrapped callables, per name."""
-
-    def __init__(self):
-        self.seconds = {}
-
-    def wrap(self, name, fn):
-        def timed(*args, **kwargs):
-            start = time.perf_counter()
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                self.seconds.setdefault(name, []).append(time.perf_counter() - start)
-        return timed
+        _, seconds = median_time(
+            lambda: PaddedBatch([{**item, "sig": sb.dataio.dataio.read_audio(p)} for item, p in zip(items, paths)]),
+            reps, warmup=0)
+    return seconds
 
 
 def label_modules(asr):

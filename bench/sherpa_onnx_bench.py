@@ -14,7 +14,7 @@ soundfile and sherpa_onnx (no torch: a deployment's memory) decodes the audio wi
   each feed is timed with the decoding it makes ready (feature extraction included). The per-chunk
   compute is the median over feeds that ran exactly one encoder chunk, also as % of the chunk.
 
-Peak RSS is the child's ``VmHWM`` (see ``bench/benchmark.py``). Writes ``OUT/sherpa_onnx.md`` and
+Peak RSS is the child's ``VmHWM`` (see ``bench/timing.py``). Writes ``OUT/sherpa_onnx.md`` and
 ``OUT/sherpa_onnx.json``. Targets (issue 14): streaming compute <= 5 % of the chunk, int8, one
 thread; int8 files of the headline <= 6 MB. Needs the ``sherpa`` and ``export`` extras.
 
@@ -38,7 +38,8 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchmark import SAMPLE, cpu_name, median_time, peak_rss_mb, percentile  # noqa: E402  (stdlib-only imports)
+from benchmark_transcription import SAMPLE  # noqa: E402  (stdlib-only imports)
+from timing import cpu_name, median_time, peak_rss_mb, percentile  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 MODES = {"full": None, "stream320": 8, "stream640": 16}  # encoder frames per chunk (40 ms each)

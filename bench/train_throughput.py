@@ -39,7 +39,7 @@ from typing import Dict, List, Optional, Sequence
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "recipes" / "LibriSpeech"))
 sys.path.insert(0, str(ROOT / "bench"))
-from benchmark import cpu_name  # noqa: E402
+from timing import cpu_name  # noqa: E402
 
 CAMPAIGN = {"frontend": "kaldi", "predictor": "stateless", "emb_dim": 256, "vocab_size": 256, "streaming": False,
             "number_of_epochs": 8, "number_of_ctc_epochs": 8, "warmup_steps": 500,

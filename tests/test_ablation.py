@@ -1,4 +1,5 @@
-"""bench/ablation.py: the variant table's sizes, resuming per run, the report's numbers, end to end."""
+"""bench/ablation.py and its modules (ablation_plan, ablation_run, ablation_report): the variant table's sizes,
+resuming per run, the report's numbers, end to end."""
 
 import importlib.util
 import json
@@ -27,7 +28,9 @@ def _load_ablation():
     return module
 
 
-ablation = _load_ablation()
+ablation = _load_ablation()  # the command line; loading it puts bench/ on sys.path for its modules
+import ablation_plan as plan  # noqa: E402
+import ablation_run  # noqa: E402
 
 # A table at the size of tests/configs/tiny.yaml: seconds per run on the tone corpus.
 TINY_MODEL = {"d_model": 32, "d_ffn": 64, "nhead": 2, "kernel_size": 7}
@@ -67,8 +70,8 @@ def _write_table(tmp_path: Path, table=None) -> Path:
 
 
 def test_variant_table_sizes_are_computed_and_at_one_budget():
-    table = ablation.load_table(ablation.DEFAULT_TABLE)
-    counts = {v.name: ablation.planned_counts(table, v) for v in table.variants}
+    table = plan.load_table(plan.DEFAULT_TABLE)
+    counts = {v.name: plan.planned_counts(table, v) for v in table.variants}
     roles = [v.role for v in table.variants]
     assert roles.count("reference") == 1
     assert {"small_plain", "i", "ii", "iii", "iv", "low_rank"} <= set(roles)
@@ -79,7 +82,7 @@ def test_variant_table_sizes_are_computed_and_at_one_budget():
     assert table.budget_tolerance <= 0.10
     assert max(sizes) <= (1 + table.budget_tolerance) * min(sizes), {v.name: counts[v.name] for v in small}
     assert max(sizes) <= 0.35 * ref.unique_params  # far below the reference
-    assert ablation.budget_summary(counts, table)["within_tolerance"]
+    assert plan.budget_summary(counts, table)["within_tolerance"]
     for v in small:
         c = counts[v.name]
         if v.role in ("i", "ii", "iii", "iv"):  # sharing: the reference's depth for a fraction of its memory
@@ -99,7 +102,7 @@ def test_variant_table_sizes_are_computed_and_at_one_budget():
 
 
 def test_quick_merges_the_quick_block():
-    full, quick = ablation.load_table(ablation.DEFAULT_TABLE), ablation.load_table(ablation.DEFAULT_TABLE, quick=True)
+    full, quick = plan.load_table(plan.DEFAULT_TABLE), plan.load_table(plan.DEFAULT_TABLE, quick=True)
     assert quick.schedule["number_of_epochs"] < full.schedule["number_of_epochs"]
     assert quick.corpus["n_train"] < full.corpus["n_train"]
     assert quick.schedule["lr"] == full.schedule["lr"]
@@ -108,38 +111,38 @@ def test_quick_merges_the_quick_block():
 def test_schedule_is_the_cpu_demos_plus_the_ablations_differences(tmp_path):
     """One CPU-demo schedule (recipes/LibriSpeech/cpu_demo.yaml, run_demo.sh's too); the table states only where it differs."""
     demo = yaml.safe_load((ROOT / "recipes" / "LibriSpeech" / "cpu_demo.yaml").read_text())
-    raw = yaml.safe_load(ablation.DEFAULT_TABLE.read_text())
-    assert ablation.load_table(ablation.DEFAULT_TABLE).schedule == {**demo, **raw["schedule"]}
+    raw = yaml.safe_load(plan.DEFAULT_TABLE.read_text())
+    assert plan.load_table(plan.DEFAULT_TABLE).schedule == {**demo, **raw["schedule"]}
     assert all(demo.get(key) != value for key, value in raw["schedule"].items())  # no value typed twice
     bad = {**json.loads(json.dumps(TINY_TABLE)), "schedule_file": "missing.yaml"}
     with pytest.raises(ValueError, match=r"schedule_file: missing\.yaml does not exist"):
-        ablation.load_table(_write_table(tmp_path, bad))
+        plan.load_table(_write_table(tmp_path, bad))
 
 
 def test_bad_tables_name_file_and_field(tmp_path):
     bad = json.loads(json.dumps(TINY_TABLE))
     bad["variants"][1]["model"]["d_modl"] = 32
     with pytest.raises(ValueError, match=r"variants\.yaml: variants\[1\] \(shared\)\.model\.d_modl: not a key"):
-        ablation.load_table(_write_table(tmp_path, bad))
+        plan.load_table(_write_table(tmp_path, bad))
     bad = json.loads(json.dumps(TINY_TABLE))
     bad["variants"][0]["role"] = "level_v"
     with pytest.raises(ValueError, match=r"variants\[0\] \(plain\)\.role: 'level_v'"):
-        ablation.load_table(_write_table(tmp_path, bad))
+        plan.load_table(_write_table(tmp_path, bad))
     bad = json.loads(json.dumps(TINY_TABLE))
     bad["schedule"]["test_splits"] = ["dev"]
     with pytest.raises(ValueError, match=r"schedule\.test_splits"):
-        ablation.load_table(_write_table(tmp_path, bad))
+        plan.load_table(_write_table(tmp_path, bad))
     with pytest.raises(KeyError, match="no variant named 'nope'"):
         ablation.main(["--variants-file", str(_write_table(tmp_path)), "--variants", "nope", "--dry-run"])
 
 
 def test_train_command_passes_overrides_as_speechbrain_reads_them():
-    cmd = ablation.train_command(Path("v.yaml"), {"train_splits": ["train"], "lr": 0.002, "streaming": False,
+    cmd = plan.train_command(Path("v.yaml"), {"train_splits": ["train"], "lr": 0.002, "streaming": False,
                                                   "dynamic_batch_sampler": {"max_batch_len": 16, "shuffle_ex": True}})
-    assert cmd[1:] == [str(ablation.TRAIN), "v.yaml", "--train_splits", "[train]", "--lr", "0.002",
+    assert cmd[1:] == [str(plan.TRAIN), "v.yaml", "--train_splits", "[train]", "--lr", "0.002",
                        "--streaming", "False", "--dynamic_batch_sampler", "{max_batch_len: 16, shuffle_ex: true}"]
     with pytest.raises(ValueError, match="'='"):
-        ablation.train_command(Path("v.yaml"), {"data_folder": "/a=b"})
+        plan.train_command(Path("v.yaml"), {"data_folder": "/a=b"})
 
 
 def test_real_schedule_reaches_train_py_as_written(tmp_path):
@@ -148,12 +151,12 @@ def test_real_schedule_reaches_train_py_as_written(tmp_path):
 
     from speechbrain_tinyconf.hparams import load_recipe_hparams
 
-    table = ablation.load_table(ablation.DEFAULT_TABLE)
+    table = plan.load_table(plan.DEFAULT_TABLE)
     variant = next(v for v in table.variants if v.role == "iv")
-    run = ablation.plan_runs(table, tmp_path / "out", [variant.name])[-1]
+    run = plan.plan_runs(table, tmp_path / "out", [variant.name])[-1]
     variant_yaml = tmp_path / "variant.yaml"
-    variant_yaml.write_text(ablation.variant_yaml_text(table, variant))
-    cmd = ablation.train_command(variant_yaml, ablation.train_overrides(table, run, tmp_path, tmp_path / "csv"))
+    variant_yaml.write_text(plan.variant_yaml_text(table, variant))
+    cmd = plan.train_command(variant_yaml, plan.train_overrides(table, run, tmp_path, tmp_path / "csv"))
     hparams_file, run_opts, overrides = sb.parse_arguments(cmd[2:])
     hp = load_recipe_hparams(hparams_file, overrides)
     recipe_overrides = yaml.safe_load(overrides)
@@ -162,15 +165,15 @@ def test_real_schedule_reaches_train_py_as_written(tmp_path):
         assert (hp[key] if key in recipe_overrides else run_opts[key]) == value, key
     assert hp["seed"] == run.seed == 3408 and hp["output_folder"] == str(run.folder)
     assert hp["sharing"] == variant.model["sharing"]
-    counts = ablation.model_counts(hp)
-    assert counts == ablation.planned_counts(table, variant)
+    counts = plan.model_counts(hp)
+    assert counts == plan.planned_counts(table, variant)
 
 
 def test_budget_check_warns_when_over():
-    table = ablation.load_table(ablation.DEFAULT_TABLE)
-    ok = ablation.budget_check([600.0], 10, table)  # 10 min per run -> 1.67 h of 2 h
+    table = plan.load_table(plan.DEFAULT_TABLE)
+    ok = ablation_run.budget_check([600.0], 10, table)  # 10 min per run -> 1.67 h of 2 h
     assert "about 1.67 h" in ok and "OVER BUDGET" not in ok
-    assert "OVER BUDGET" in ablation.budget_check([900.0, 1000.0], 10, table)
+    assert "OVER BUDGET" in ablation_run.budget_check([900.0, 1000.0], 10, table)
 
 
 # ---------------------------------------------------------------------------
@@ -179,7 +182,7 @@ def test_budget_check_warns_when_over():
 
 def _overrides_from(cmd):
     pairs = dict(zip(cmd[3::2], cmd[4::2]))
-    return {k[2:]: yaml.safe_load(v) for k, v in pairs.items() if k[2:] not in ablation.RUN_OPTIONS}
+    return {k[2:]: yaml.safe_load(v) for k, v in pairs.items() if k[2:] not in plan.RUN_OPTIONS}
 
 
 class FakeTrain:
@@ -213,7 +216,7 @@ class FakeTrain:
 def fake_train(monkeypatch):
     def install(**kwargs):
         fake = FakeTrain(**kwargs)
-        monkeypatch.setattr(ablation, "launch_training", fake)
+        monkeypatch.setattr(ablation_run, "launch_training", fake)
         return fake
     return install
 
@@ -260,9 +263,9 @@ def test_dry_run_trains_nothing(tmp_path, tone_corpus, fake_train, capsys):
     assert ablation.main(_args(tmp_path, _write_table(tmp_path), tone_corpus, "--dry-run")) == 0
     assert fake.calls == [] and not (tmp_path / "out").exists()
     text = capsys.readouterr().out
-    table = ablation.load_table(_write_table(tmp_path))
+    table = plan.load_table(_write_table(tmp_path))
     for v in table.variants:
-        assert f"{ablation.planned_counts(table, v).unique_params:,}" in text
+        assert f"{plan.planned_counts(table, v).unique_params:,}" in text
 
 
 def test_report_numbers_from_run_folders(tmp_path, tone_corpus, fake_train):
@@ -280,9 +283,9 @@ def test_report_numbers_from_run_folders(tmp_path, tone_corpus, fake_train):
     assert shared["test_wer"] == {"mean": 30.0, "min": 30.0, "max": 30.0, "n": 1, "values": [30.0]}
     assert shared["test_wer_minus_small_plain"] == pytest.approx(30.0 - 42.75)
     assert plain["steps"]["mean"] == 7
-    table = ablation.load_table(table_path)
+    table = plan.load_table(table_path)
     for row in (plain, shared):
-        assert row["unique_params"] == ablation.planned_counts(table, table.variant(row["variant"])).unique_params
+        assert row["unique_params"] == plan.planned_counts(table, table.variant(row["variant"])).unique_params
     md = (out / "ablation.md").read_text()
     assert "42.75 (40.00–45.50, 2 seeds)" in md
     lines = [line for line in md.splitlines() if line.startswith("| plain |") or line.startswith("| shared low rank |")]

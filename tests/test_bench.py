@@ -1,4 +1,5 @@
-"""Smoke test of bench/benchmark.py: one tiny variant with --quick; checks the report's fields, not timings."""
+"""Smoke test of bench/benchmark.py: one tiny variant with --quick; checks the report's fields, not timings.
+Also bench/timing.py and bench/train_throughput.py."""
 
 import json
 import os
@@ -10,6 +11,27 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "tests" / "configs" / "tiny.yaml"
+
+
+def test_timing_helpers_count_and_order_their_calls():
+    """bench/timing.py, the one timing helper of the bench scripts: warm-up calls untimed, A/B interleaved."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    import timing
+
+    calls = []
+    result, seconds = timing.median_time(lambda: calls.append(1) or len(calls), reps=3)
+    assert result == len(calls) == 4 and seconds >= 0  # one warm-up call, three timed
+    calls.clear()
+    timing.median_time(lambda: calls.append(1), reps=2, warmup=0)
+    assert len(calls) == 2
+    order = []
+    out = timing.interleaved(lambda: order.append("a"), lambda: order.append("b"), reps=3)
+    assert order == ["a", "b"] * 4 and out["reps"] == 3 and len(out["ours_all_ms"]) == len(out["reference_all_ms"]) == 3
+    assert timing.percentile([1, 2, 3, 4], 50) == 2.5 and timing.percentile([5], 90) == 5
+    timers = timing.Timers()
+    double = timers.wrap("double", lambda v: 2 * v)
+    assert double(2) == 4 and len(timers.seconds["double"]) == 1
+    assert timing.peak_rss_mb() > 0 and timing.cpu_name()
 
 
 @pytest.mark.slow

@@ -1,4 +1,4 @@
-"""Tests for recipes/LibriSpeech/librispeech_prepare.py.
+"""Tests for recipes/LibriSpeech/librispeech_prepare.py (and its librispeech_scan.py, prepare_io.py).
 
 Tests on real recordings use ../shared/librispeech-sample and skip when it is
 absent; the bad-input tests build small corpora in tmp_path with soundfile.
@@ -29,6 +29,7 @@ lp = importlib.util.module_from_spec(_spec)
 sys.modules["librispeech_prepare"] = lp
 _spec.loader.exec_module(lp)
 prepare_librispeech = lp.prepare_librispeech
+import prepare_io  # noqa: E402  (beside it: loading librispeech_prepare put its folder on sys.path)
 
 
 # ---------------------------------------------------------------- helpers
@@ -452,7 +453,7 @@ def test_merge_csvs_concatenates_rows_under_one_header(tmp_path):
     a.write_text('ID,duration,wav,spk_id,wrd\n1-1-0000,1.5,/x/a.flac,1,"HELLO, WORLD"\n')
     b.write_text("ID,duration,wav,spk_id,wrd\n2-1-0000,2.0,/x/b.flac,2,BYE\n2-1-0001,2.5,/x/c.flac,2,AGAIN\n")
     target = tmp_path / "train.csv"
-    lp.merge_csvs([a, b], target)
+    prepare_io.merge_csvs([a, b], target)
     header, rows = read_csv(target)
     assert header == ["ID", "duration", "wav", "spk_id", "wrd"]
     assert [r["ID"] for r in rows] == ["1-1-0000", "2-1-0000", "2-1-0001"]
@@ -461,7 +462,7 @@ def test_merge_csvs_concatenates_rows_under_one_header(tmp_path):
     bad = tmp_path / "bad.csv"
     bad.write_text("ID,wav\n3,/x\n")
     with pytest.raises(ValueError, match="bad.csv: header"):
-        lp.merge_csvs([a, bad], tmp_path / "out.csv")
+        prepare_io.merge_csvs([a, bad], tmp_path / "out.csv")
 
 
 def test_merge_csvs_names_the_csvs_that_share_an_id(tmp_path):
@@ -470,5 +471,5 @@ def test_merge_csvs_names_the_csvs_that_share_an_id(tmp_path):
     b.write_text("ID,duration,wav,spk_id,wrd\n2-1-0000,2.0,/x/b.flac,2,BYE\n1-1-0000,2.5,/y/a.flac,1,AGAIN\n")
     target = tmp_path / "train.csv"
     with pytest.raises(ValueError, match=r"utterance id 1-1-0000 is in both .*train-clean-100.csv and .*train-other-500.csv"):
-        lp.merge_csvs([a, b], target)
+        prepare_io.merge_csvs([a, b], target)
     assert not target.exists() and not list(tmp_path.glob("*.tmp"))

@@ -81,6 +81,24 @@ def test_text_deterministic_and_seed_dependent():
     assert a["train"] != c["train"]
 
 
+def test_text_is_the_pinned_corpus():
+    """The word lists (mini_corpus_words.yaml) and the grammar decide every corpus: same seed, same text as
+    before (a changed word list or template changes this hash: then every generated corpus changes too)."""
+    import hashlib
+
+    sp = text_gen.generate_splits(300, 20, 20, seed=3)
+    text = "\n".join(sp["train"] + sp["dev"] + sp["test"])
+    assert sp["test"][0] == "DAVID RAN TO THE STATION WITH MY CAT"
+    assert hashlib.sha256(text.encode()).hexdigest() == "6c59758523eb93b60b7a689e6678e7fdadb47680b3d4967655ac4e4ac4946a41"
+
+
+def test_word_lists_are_found_from_any_working_directory(tmp_path):
+    proc = subprocess.run([sys.executable, os.path.join(RECIPE_DIR, "mini_corpus_text.py"), "3"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert len(proc.stdout.splitlines()) == 3
+
+
 # ---------------------------------------------------------------------------
 # Audio corpus (needs TTS)
 # ---------------------------------------------------------------------------

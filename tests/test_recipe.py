@@ -187,20 +187,21 @@ def test_defaults_file_goes_under_the_command_line(tmp_path, capsys):
     import importlib.util
 
     spec = importlib.util.spec_from_file_location("librispeech_train", TRAIN)
-    train = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(train)
+    spec.loader.exec_module(importlib.util.module_from_spec(spec))
+    import run_setup  # beside train.py, which put its folder on sys.path
+
     path = tmp_path / "d.yaml"
     path.write_text("lr: 0.5\nvocab_size: 7\n")
     for flag in (["--defaults", str(path)], [f"--defaults={path}"]):
-        argv, defaults = train.take_defaults_file(["h.yaml", *flag, "--lr", "0.1"])
+        argv, defaults = run_setup.take_defaults_file(["h.yaml", *flag, "--lr", "0.1"])
         assert argv == ["h.yaml", "--lr", "0.1"] and defaults == {"lr": 0.5, "vocab_size": 7}
-    assert train.with_defaults("lr: 0.1", defaults) == {"lr": 0.1, "vocab_size": 7}
+    assert run_setup.with_defaults("lr: 0.1", defaults) == {"lr": 0.1, "vocab_size": 7}
     later = tmp_path / "e.yaml"
     later.write_text("vocab_size: 9\n")
-    argv, defaults = train.take_defaults_file(["--defaults", str(path), "h.yaml", f"--defaults={later}"])
+    argv, defaults = run_setup.take_defaults_file(["--defaults", str(path), "h.yaml", f"--defaults={later}"])
     assert argv == ["h.yaml"] and defaults == {"lr": 0.5, "vocab_size": 9}  # a later file wins
     with pytest.raises(SystemExit):
-        train.take_defaults_file(["h.yaml", "--defaults", str(tmp_path / "none.yaml")])
+        run_setup.take_defaults_file(["h.yaml", "--defaults", str(tmp_path / "none.yaml")])
     assert "none.yaml: file not found" in capsys.readouterr().err
     demo = ROOT / "recipes" / "LibriSpeech" / "run_demo.sh"
     assert "--defaults recipes/LibriSpeech/cpu_demo.yaml" in demo.read_text()
@@ -353,10 +354,13 @@ def test_resumed_run_builds_its_model_without_svd(trained_run, learnable_corpus,
     replaces; a fresh run keeps it (it is that run's initialisation)."""
     from speechbrain_tinyconf.lowrank import svd_init_is_skipped
 
-    train = _train_module()
+    _train_module()
+    import run_setup  # beside train.py: where load_or_exit builds the recipe
+
     seen = []
-    real = train.load_recipe_hparams
-    monkeypatch.setattr(train, "load_recipe_hparams", lambda *a, **k: seen.append(svd_init_is_skipped()) or real(*a, **k))
+    real = run_setup.load_recipe_hparams
+    monkeypatch.setattr(run_setup, "load_recipe_hparams",
+                        lambda *a, **k: seen.append(svd_init_is_skipped()) or real(*a, **k))
     run = tmp_path / "run"
     shutil.copytree(trained_run, run)
     from conftest import TRAINED_OVERRIDES  # the trained run's model
@@ -365,5 +369,5 @@ def test_resumed_run_builds_its_model_without_svd(trained_run, learnable_corpus,
     for out in (run, tmp_path / "fresh"):
         overrides = {"data_folder": str(learnable_corpus), "output_folder": str(out)}
         lines = [f"{k.lstrip('-')}: {v}" for k, v in {**pairs, **overrides}.items()]
-        train.load_or_exit(str(TINY), "\n".join(lines))
+        run_setup.load_or_exit(str(TINY), "\n".join(lines))
     assert seen == [True, False]

@@ -48,6 +48,10 @@ Blank transcript lines are ignored. Durations come from the file header
 FLAC) is only noticed with ``validate_audio=True``, which decodes every file
 and then uses the decoded length as the duration.
 
+The folder scan is ``librispeech_scan.py``; the atomic writes, the ``prepare_opts.json``
+record and :func:`~prepare_io.merge_csvs` are ``prepare_io.py`` (shared with
+``recipes/SpeechOcean762/kaldi_prepare.py``).
+
 Command line::
 
     python recipes/LibriSpeech/librispeech_prepare.py DATA_FOLDER SAVE_FOLDER \\
@@ -61,29 +65,17 @@ import csv
 import json
 import logging
 import os
-import re
 import sys
-import tempfile
-from collections import Counter
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Dict, Iterable, List, Optional, Sequence, Union
 
-import soundfile as sf
-from tqdm import tqdm
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # its modules beside it, also when loaded by path
+from librispeech_scan import Row, collect_split  # noqa: E402
+from prepare_io import Summary, atomic_write, format_counts, load_opts, record_opts  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
 CSV_HEADER = ("ID", "duration", "wav", "spk_id", "wrd")
-OPTS_FILE = "prepare_opts.json"
-OPTS_VERSION = 1
-AUDIO_EXTENSIONS = (".flac", ".wav")
-TRANS_SUFFIX = ".trans.txt"
-SKIP_REASONS = ("missing_audio", "no_transcript", "unreadable", "empty_audio")
-# Show a progress bar only when a split has at least this many chapters.
-PROGRESS_MIN_CHAPTERS = 20
-
-Summary = Dict[str, Union[int, Dict[str, int]]]
-Row = Tuple[str, float, str, str, str]
 
 
 def prepare_librispeech(
@@ -145,7 +137,7 @@ def prepare_librispeech(
             "validate_audio": bool(validate_audio),
         }
         csv_path = save_path / f"{split}.csv"
-        record = _load_opts(save_path).get("splits", {}).get(split)
+        record = load_opts(save_path).get("splits", {}).get(split)
         if (
             csv_path.is_file()
             and isinstance(record, dict)
@@ -156,23 +148,23 @@ def prepare_librispeech(
             summaries[split] = record["summary"]
             continue
 
-        rows, skipped = _collect_split(data_path / split, sample_rate, validate_audio)
+        rows, skipped = collect_split(data_path / split, sample_rate, validate_audio)
         if not rows:
             raise ValueError(
                 f"Split {split!r} at {data_path / split} has no usable utterance "
-                f"(skipped: {_format_counts(skipped) or 'none found'})"
+                f"(skipped: {format_counts(skipped) or 'none found'})"
             )
         if limit is not None:
             rows = rows[:limit]
         _write_csv_atomic(csv_path, rows)
         summary: Summary = {"written": len(rows), "skipped": dict(skipped)}
-        _record_opts(save_path, split, options, summary)
+        record_opts(save_path, split, options, summary)
         logger.info(
             "%s: written %d, skipped %d (%s) -> %s",
             split,
             len(rows),
             sum(skipped.values()),
-            _format_counts(skipped) or "none",
+            format_counts(skipped) or "none",
             csv_path,
         )
         summaries[split] = summary
@@ -229,157 +221,8 @@ def _check_split_folders(data_path: Path, splits: Iterable[str]) -> None:
 
 
 # --------------------------------------------------------------------------
-# scanning
-# --------------------------------------------------------------------------
-
-
-def _collect_split(
-    split_path: Path, sample_rate: int, validate_audio: bool
-) -> Tuple[List[Row], Counter]:
-    """Return the CSV rows (sorted by ID) and the skip counts of one split."""
-    chapters = sorted(
-        chapter
-        for spk in split_path.iterdir()
-        if spk.is_dir()
-        for chapter in spk.iterdir()
-        if chapter.is_dir()
-    )
-    skipped: Counter = Counter()
-    rows: List[Row] = []
-    for chapter in tqdm(
-        chapters,
-        desc=split_path.name,
-        unit="chapter",
-        disable=len(chapters) < PROGRESS_MIN_CHAPTERS,
-    ):
-        rows.extend(_collect_chapter(chapter, sample_rate, validate_audio, skipped))
-    rows.sort(key=lambda row: row[0])
-    return rows, skipped
-
-
-def _collect_chapter(
-    chapter: Path, sample_rate: int, validate_audio: bool, skipped: Counter
-) -> List[Row]:
-    spk = chapter.parent.name
-    prefix = f"{spk}-{chapter.name}-"
-    transcripts = _read_transcripts(chapter, prefix)
-
-    audio: Dict[str, Path] = {}
-    for path in sorted(chapter.iterdir()):
-        if not path.is_file() or path.suffix.lower() not in AUDIO_EXTENSIONS:
-            continue
-        if path.stem in audio:
-            raise ValueError(
-                f"Utterance {path.stem} has two audio files: {audio[path.stem]} and {path}"
-            )
-        audio[path.stem] = path
-
-    for path in (audio[utt] for utt in sorted(set(audio) - set(transcripts))):
-        logger.warning("Skipping %s: no transcript line for it in %s", path, chapter)
-        skipped["no_transcript"] += 1
-
-    rows: List[Row] = []
-    for utt_id in sorted(transcripts):
-        words, trans_file = transcripts[utt_id]
-        path = audio.get(utt_id)
-        if path is None:
-            logger.warning(
-                "Skipping %s listed in %s: audio file missing (%s.flac/.wav)",
-                utt_id,
-                trans_file,
-                chapter / utt_id,
-            )
-            skipped["missing_audio"] += 1
-            continue
-        duration = _audio_duration(path, sample_rate, validate_audio, skipped)
-        if duration is not None:
-            rows.append((utt_id, duration, str(path), spk, words))
-    return rows
-
-
-def _read_transcripts(chapter: Path, prefix: str) -> Dict[str, Tuple[str, Path]]:
-    """Map utterance id -> (upper-case words, transcript file) for a chapter."""
-    id_pattern = re.compile(re.escape(prefix) + r"\d+")
-    found: Dict[str, Tuple[str, Path]] = {}
-    origin: Dict[str, str] = {}
-    for trans_file in sorted(chapter.glob("*" + TRANS_SUFFIX)):
-        try:
-            text = trans_file.read_text(encoding="utf-8")
-        except UnicodeDecodeError as err:
-            raise ValueError(f"{trans_file}: not valid UTF-8 ({err})") from err
-        for lineno, line in enumerate(text.splitlines(), start=1):
-            parts = line.split()
-            if not parts:
-                continue
-            utt_id, words = parts[0], parts[1:]
-            where = f"{trans_file}, line {lineno}"
-            if not id_pattern.fullmatch(utt_id):
-                raise ValueError(
-                    f"{where}: malformed utterance id {utt_id!r} "
-                    f"(expected {prefix}<digits>)"
-                )
-            if not words:
-                raise ValueError(f"{where}: no words for utterance {utt_id}")
-            if utt_id in found:
-                raise ValueError(f"{where}: utterance {utt_id} already listed at {origin[utt_id]}")
-            found[utt_id] = (" ".join(words).upper(), trans_file)
-            origin[utt_id] = where
-    return found
-
-
-def _audio_duration(
-    path: Path, sample_rate: int, validate_audio: bool, skipped: Counter
-) -> Optional[float]:
-    """Duration in seconds, or None after logging and counting a skip."""
-    try:
-        info = sf.info(str(path))
-        frames = info.frames
-        if validate_audio and info.samplerate == sample_rate:
-            frames = len(sf.read(str(path), dtype="float32", always_2d=True)[0])
-    except (RuntimeError, OSError) as err:  # sf.LibsndfileError is a RuntimeError
-        logger.warning("Skipping %s: unreadable audio (%s)", path, err)
-        skipped["unreadable"] += 1
-        return None
-    if info.samplerate != sample_rate:
-        raise ValueError(
-            f"{path}: sample rate is {info.samplerate} Hz, expected {sample_rate} Hz"
-        )
-    if info.channels != 1:
-        raise ValueError(f"{path}: {info.channels} channels, expected mono audio")
-    if frames <= 0:
-        logger.warning("Skipping %s: audio has 0 frames", path)
-        skipped["empty_audio"] += 1
-        return None
-    return frames / info.samplerate
-
-
-# --------------------------------------------------------------------------
 # output
 # --------------------------------------------------------------------------
-
-
-def _atomic_write(path: Path, write) -> None:
-    """Call ``write(fileobj)`` on a temp file next to ``path``, then replace it."""
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.chmod(tmp_name, 0o666 & ~_current_umask())  # mkstemp creates 0600 files
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        try:
-            os.unlink(tmp_name)
-        except FileNotFoundError:
-            pass
-        raise
-
-
-def _current_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def _write_csv_atomic(csv_path: Path, rows: List[Row]) -> None:
@@ -389,69 +232,7 @@ def _write_csv_atomic(csv_path: Path, rows: List[Row]) -> None:
         for utt_id, duration, wav, spk, words in rows:
             writer.writerow((utt_id, repr(float(duration)), wav, spk, words))
 
-    _atomic_write(csv_path, write)
-
-
-def merge_csvs(sources: Sequence[Union[str, Path]], target: Union[str, Path]) -> None:
-    """Writes the rows of several prepared CSVs (same header) to ``target``, atomically.
-
-    The recipe trains on e.g. ``train-clean-100 + train-clean-360 + train-other-500``.
-    """
-    header, rows, owner = None, [], {}
-    for source in sources:
-        with open(source, newline="", encoding="utf-8") as handle:
-            reader = csv.reader(handle)
-            this_header = next(reader, None)
-            if header is not None and this_header != header:
-                raise ValueError(f"{source}: header {this_header} differs from {header} of {sources[0]}")
-            header = this_header
-            for row in reader:
-                if row and row[0] in owner:  # SpeechBrain keys examples by ID: one would shadow the other
-                    raise ValueError(f"utterance id {row[0]} is in both {owner[row[0]]} and {source}: "
-                                     f"the splits merged into {target} must not share ids")
-                if row:
-                    owner[row[0]] = source
-                rows.append(row)
-    if header is None:
-        raise ValueError("merge_csvs: no source CSV given")
-
-    def write(handle) -> None:
-        writer = csv.writer(handle, quoting=csv.QUOTE_MINIMAL, lineterminator="\n")
-        writer.writerow(header)
-        writer.writerows(rows)
-
-    _atomic_write(Path(target), write)
-
-
-def _load_opts(save_path: Path) -> dict:
-    opts_path = save_path / OPTS_FILE
-    if not opts_path.is_file():
-        return {}
-    try:
-        data = json.loads(opts_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as err:
-        logger.warning("Ignoring unreadable %s (%s); splits will be rebuilt", opts_path, err)
-        return {}
-    if not isinstance(data, dict) or data.get("version") != OPTS_VERSION:
-        return {}
-    return data
-
-
-def _record_opts(save_path: Path, split: str, options: dict, summary: Summary) -> None:
-    data = _load_opts(save_path)
-    split_records = data.get("splits") if isinstance(data.get("splits"), dict) else {}
-    split_records[split] = {"options": options, "summary": summary}
-    data = {"version": OPTS_VERSION, "splits": split_records}
-
-    def write(handle) -> None:
-        json.dump(data, handle, indent=2, sort_keys=True)
-        handle.write("\n")
-
-    _atomic_write(save_path / OPTS_FILE, write)
-
-
-def _format_counts(counts: Dict[str, int]) -> str:
-    return ", ".join(f"{reason}={n}" for reason, n in sorted(counts.items()) if n)
+    atomic_write(csv_path, write)
 
 
 # --------------------------------------------------------------------------

@@ -42,322 +42,33 @@ Behaviour:
   mistaken for a full one); if both are missing, or an engine requested with
   ``--engines`` is missing, it exits with an error naming the binary and the
   install command (``bash scripts/install_tts.sh``).
+
+Modules beside this script: ``mini_corpus_text.py`` (the sentences), ``mini_corpus_plan.py``
+(speakers, and who says what), ``mini_corpus_audio.py`` (synthesis, trimming, resampling).
 """
 
 import argparse
 import json
-import math
 import os
-import random
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter, defaultdict
-from concurrent.futures import ProcessPoolExecutor
 
-import numpy as np
 import soundfile as sf
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import mini_corpus_text  # noqa: E402
+from mini_corpus_audio import SAMPLE_RATE, synthesize_all  # noqa: E402
+from mini_corpus_plan import SPLITS, plan_corpus, utt_relpath  # noqa: E402
 
 FORMAT_VERSION = 1
-SAMPLE_RATE = 16000
-SPLITS = ("train", "dev", "test")
 ENGINES = ("espeak-ng", "flite")
 INSTALL_HINT = (
     "install it with `bash scripts/install_tts.sh` "
     "(or: apt-get update && apt-get install -y espeak-ng flite sox)"
 )
-
-# espeak-ng English accents and voice variants (a curated subset of the
-# variants shipped with espeak-ng 1.5x: intelligible, not whispered/robotic).
-ESPEAK_LANGS = [
-    "en-us", "en-gb", "en-gb-scotland", "en-gb-x-rp", "en-gb-x-gbclan",
-    "en-gb-x-gbcwmd", "en-029", "en-us-nyc",
-]
-ESPEAK_MALE = [
-    "m1", "m2", "m3", "m4", "m5", "m6", "m7", "m8", "klatt", "klatt2",
-    "klatt3", "klatt4", "Andy", "adam", "benjamin", "david", "ed", "edward",
-    "grandpa", "max", "paul", "rob", "robert", "Mike", "Gene", "Lee", "Alex",
-]
-ESPEAK_FEMALE = [
-    "f1", "f2", "f3", "f4", "f5", "Annie", "Andrea", "aunty", "belinda",
-    "grandma", "linda", "steph", "steph2", "anika", "Alicia",
-]
-# flite built-in voices: name -> (sex, approx. default f0 mean in Hz).
-# (awb_time is a limited-domain "talking clock" voice and is not usable.)
-FLITE_VOICES = {
-    "awb": ("M", 120.0), "rms": ("M", 105.0), "slt": ("F", 165.0),
-    "kal16": ("M", 100.0), "kal": ("M", 100.0),
-}
-
-
-# ---------------------------------------------------------------------------
-# Speakers
-# ---------------------------------------------------------------------------
-
-
-def _espeak_speaker(rng, combos):
-    lang, variant = combos.pop()
-    return {
-        "engine": "espeak-ng",
-        "voice": lang,
-        "variant": variant,
-        "sex": "F" if variant in ESPEAK_FEMALE else "M",
-        "rate": rng.randrange(140, 200, 5),  # words per minute
-        "pitch": rng.randrange(25, 76, 5),  # 0-99, 50 = voice default
-        "word_gap": rng.choice([0, 0, 0, 1, 2]),  # x 10 ms
-        "gain_db": -round(rng.uniform(1.0, 6.0), 1),
-    }
-
-
-def _flite_speaker(rng, voice):
-    sex, f0 = FLITE_VOICES[voice]
-    return {
-        "engine": "flite",
-        "voice": voice,
-        "variant": "",
-        "sex": sex,
-        "duration_stretch": round(rng.uniform(0.85, 1.2), 2),
-        "f0_mean": round(f0 * rng.uniform(0.85, 1.2), 1),
-        "gain_db": -round(rng.uniform(1.0, 6.0), 1),
-    }
-
-
-def speaker_description(spk):
-    if spk["engine"] == "espeak-ng":
-        return (f"espeak-ng {spk['voice']}+{spk['variant']} s{spk['rate']} "
-                f"p{spk['pitch']} g{spk['word_gap']}")
-    return f"flite {spk['voice']} stretch{spk['duration_stretch']} f0={spk['f0_mean']}"
-
-
-def make_speakers(n_speakers, n_heldout, engines, seed):
-    """Deterministic speaker table.
-
-    Returns a dict ``role -> list of speaker dicts`` with roles ``train``,
-    ``dev`` (dev-only held-out speakers) and ``test`` (test-only held-out
-    speakers).  Every speaker dict has a LibriSpeech-style numeric ``id``.
-    """
-    rng = random.Random(f"mini-librispeech-speakers:{seed}")
-    combos = [(lang, var) for lang in ESPEAK_LANGS for var in ESPEAK_MALE + ESPEAK_FEMALE]
-    rng.shuffle(combos)
-    flite_cycle = list(FLITE_VOICES)
-    rng.shuffle(flite_cycle)
-    counter = {"flite": 0}
-
-    def new(use_flite):
-        if use_flite:
-            voice = flite_cycle[counter["flite"] % len(flite_cycle)]
-            counter["flite"] += 1
-            return _flite_speaker(rng, voice)
-        return _espeak_speaker(rng, combos)
-
-    def pick_engine(i):
-        if engines == ["flite"]:
-            return True
-        if engines == ["espeak-ng"]:
-            return False
-        return i % 4 == 3  # one speaker in four uses flite
-
-    roles = {"train": [new(pick_engine(i)) for i in range(n_speakers)]}
-    for role in ("dev", "test"):
-        # held-out speakers alternate espeak-ng / flite
-        roles[role] = [new(pick_engine(4 * j + (3 if j % 2 else 0))) for j in range(n_heldout)]
-    spk_id = 100
-    for role in ("train", "dev", "test"):
-        for spk in roles[role]:
-            spk["id"] = spk_id
-            spk["role"] = "train" if role == "train" else f"heldout-{role}"
-            spk["name"] = speaker_description(spk)
-            spk_id += 1
-    return roles
-
-
-# ---------------------------------------------------------------------------
-# Utterance plan
-# ---------------------------------------------------------------------------
-
-
-def plan_corpus(args, engines):
-    """Sentences, speaker table and the list of utterances to synthesise."""
-    texts = mini_corpus_text.generate_splits(args.n_train, args.n_dev, args.n_test, seed=args.seed)
-    roles = make_speakers(args.n_speakers, args.heldout_speakers, engines, args.seed)
-    train_spk = roles["train"]
-    utts = []
-    chapter_id = 1000
-    for split in SPLITS:
-        sentences = texts[split]
-        rng = random.Random(f"mini-librispeech-assign:{args.seed}:{split}")
-        if split == "train":
-            n_held = 0
-        else:
-            n_held = int(round(args.heldout_share * len(sentences))) if roles[split] else 0
-        seen_order = list(train_spk)
-        rng.shuffle(seen_order)
-        by_speaker = defaultdict(list)
-        for i, sent in enumerate(sentences):
-            if i < n_held:
-                spk = roles[split][i % len(roles[split])]
-            else:
-                spk = seen_order[(i - n_held) % len(seen_order)]
-            by_speaker[spk["id"]].append(sent)
-        spk_by_id = {s["id"]: s for s in train_spk + roles[split]}
-        for sid in sorted(by_speaker):
-            sents = by_speaker[sid]
-            for start in range(0, len(sents), args.utts_per_chapter):
-                chapter_id += 1
-                for k, sent in enumerate(sents[start:start + args.utts_per_chapter]):
-                    utts.append({
-                        "split": split,
-                        "speaker": spk_by_id[sid],
-                        "chapter": chapter_id,
-                        "utt_id": f"{sid}-{chapter_id}-{k:04d}",
-                        "text": sent,
-                    })
-    return texts, roles, utts
-
-
-def utt_relpath(utt):
-    spk = utt["speaker"]["id"]
-    return os.path.join(utt["split"], str(spk), str(utt["chapter"]), utt["utt_id"] + ".flac")
-
-
-# ---------------------------------------------------------------------------
-# Synthesis (runs in worker processes)
-# ---------------------------------------------------------------------------
-
-
-def tts_command(spk, text, wav_path):
-    spoken = text.lower()  # avoid all-caps words being read as acronyms
-    if spk["engine"] == "espeak-ng":
-        return ["espeak-ng", "-v", f"{spk['voice']}+{spk['variant']}",
-                "-s", str(spk["rate"]), "-p", str(spk["pitch"]),
-                "-g", str(spk["word_gap"]), "-w", wav_path, spoken]
-    return ["flite", "-voice", spk["voice"],
-            "--setf", f"duration_stretch={spk['duration_stretch']}",
-            "--setf", f"int_f0_target_mean={spk['f0_mean']}",
-            "-t", spoken, "-o", wav_path]
-
-
-def trim_silence(x, sr, threshold_db=-40.0, lead=0.1, trail=0.15):
-    """Trim leading/trailing silence (relative to the loudest 10 ms frame)."""
-    hop = max(1, int(0.01 * sr))
-    n = len(x) // hop
-    if n == 0:
-        return x
-    frames = x[: n * hop].reshape(n, hop)
-    rms = np.sqrt((frames.astype(np.float64) ** 2).mean(axis=1))
-    active = np.nonzero(rms > rms.max() * 10 ** (threshold_db / 20))[0]
-    if len(active) == 0:
-        return x
-    start = max(0, active[0] * hop - int(lead * sr))
-    end = min(len(x), (active[-1] + 1) * hop + int(trail * sr))
-    return x[start:end]
-
-
-_FILTERS = {}
-
-
-def _polyphase_filter(up, down, beta=5.0):
-    """Kaiser-windowed sinc low-pass, as in ``scipy.signal.resample_poly``.
-
-    Returns ``(H, half_len, L)`` with ``H[p, i] = h[p + (L - 1 - i) * up]``
-    (the polyphase components, reversed along the tap axis).
-    """
-    key = (up, down, beta)
-    if key not in _FILTERS:
-        max_rate = max(up, down)
-        half_len = 10 * max_rate
-        n_taps = 2 * half_len + 1
-        t = np.arange(n_taps) - half_len
-        h = np.sinc(t / max_rate) * np.kaiser(n_taps, beta)
-        h = h / h.sum() * up
-        n_phase_taps = -(-n_taps // up)
-        hpad = np.zeros(n_phase_taps * up)
-        hpad[:n_taps] = h
-        H = np.ascontiguousarray(hpad.reshape(n_phase_taps, up).T[:, ::-1])
-        _FILTERS[key] = (H, half_len, n_phase_taps)
-    return _FILTERS[key]
-
-
-def resample(x, sr_in, sr_out=SAMPLE_RATE):
-    """Polyphase resampling, numerically equal to ``scipy.signal.resample_poly``.
-
-    Implemented with numpy only (importing ``scipy.signal`` costs ~1.5 s per
-    process, which dominated small runs and the tests).
-    """
-    x = np.asarray(x, dtype=np.float64)
-    g = math.gcd(sr_in, sr_out)
-    up, down = sr_out // g, sr_in // g
-    if up == down:
-        return x.copy()
-    H, half_len, L = _polyphase_filter(up, down)
-    n_out = -(-len(x) * up // down)
-    xp = np.concatenate([np.zeros(L), x, np.zeros(2 * L + down)])
-    y = np.empty(n_out)
-    item = xp.strides[0]
-    for r in range(min(up, n_out)):
-        # Outputs r, r + up, r + 2 up, ... share the same polyphase component.
-        m0 = r * down + half_len
-        phase, jmax = m0 % up, m0 // up
-        nq = len(range(r, n_out, up))
-        start = jmax + 1  # position in xp of x[jmax - L + 1]
-        frames = np.lib.stride_tricks.as_strided(
-            xp[start:], shape=(nq, L), strides=(down * item, item), writeable=False)
-        y[r::up] = frames @ H[phase]
-    return y
-
-
-def _worker_init():
-    """Make pool workers die with the parent (Linux), e.g. on SIGTERM/SIGKILL."""
-    try:
-        import ctypes
-        import signal
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
-    except Exception:  # pragma: no cover - not Linux
-        pass
-
-
-def synthesize(job):
-    """Synthesise one utterance into a 16 kHz mono FLAC file (atomically).
-
-    ``job`` is ``(out_path, speaker_dict, text)``; returns ``(out_path, n_samples)``.
-    """
-    out_path, spk, text = job
-    fd, wav_path = tempfile.mkstemp(suffix=".wav", prefix="minicorpus_")
-    os.close(fd)
-    try:
-        cmd = tts_command(spk, text, wav_path)
-        proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        if proc.returncode != 0 or os.path.getsize(wav_path) == 0:
-            raise RuntimeError(
-                f"TTS failed (rc={proc.returncode}): {' '.join(cmd)}\n"
-                f"{proc.stderr.decode(errors='replace')}")
-        x, sr = sf.read(wav_path, dtype="float64", always_2d=True)
-    finally:
-        os.unlink(wav_path)
-    x = x.mean(axis=1)
-    x = trim_silence(x, sr)
-    x = resample(x, sr)
-    peak = np.abs(x).max()
-    if peak <= 0:
-        raise RuntimeError(f"TTS produced silence for {out_path}: {text!r}")
-    x = x * (10 ** (spk["gain_db"] / 20) / peak)
-    pcm = np.clip(np.round(x * 32767.0), -32768, 32767).astype(np.int16)
-    tmp_path = out_path + ".part"
-    sf.write(tmp_path, pcm, SAMPLE_RATE, format="FLAC", subtype="PCM_16")
-    os.replace(tmp_path, out_path)
-    return out_path, len(pcm)
-
-
-# ---------------------------------------------------------------------------
-# Driver
-# ---------------------------------------------------------------------------
 
 
 def resolve_engines(requested):
@@ -612,28 +323,8 @@ def main(argv=None):
     print(f"{len(utts)} utterances planned, {len(utts) - len(todo)} already present, "
           f"synthesising {len(todo)} with {args.jobs} job(s) using {', '.join(engines)}")
     t_syn = time.time()
-    if todo:
-        try:
-            from tqdm import tqdm
-        except ImportError:  # pragma: no cover
-            tqdm = None
-        bar = tqdm(total=len(todo), unit="utt", disable=args.quiet) if tqdm else None
-        if args.jobs == 1:
-            results = map(synthesize, todo)
-            pool = None
-        else:
-            pool = ProcessPoolExecutor(max_workers=args.jobs, initializer=_worker_init)
-            results = pool.map(synthesize, todo, chunksize=8)
-        try:
-            for path, n in results:
-                n_samples[path_to_uid[path]] = n
-                if bar is not None:
-                    bar.update(1)
-        finally:
-            if pool is not None:
-                pool.shutdown(cancel_futures=True)
-            if bar is not None:
-                bar.close()
+    for path, n in synthesize_all(todo, args.jobs, args.quiet).items():
+        n_samples[path_to_uid[path]] = n
     syn_secs = time.time() - t_syn
     if todo:
         new_audio = sum(n_samples[path_to_uid[p]] for p, _, _ in todo) / SAMPLE_RATE

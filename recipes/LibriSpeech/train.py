@@ -10,6 +10,10 @@ dynamic chunk training) -> checkpoint averaging of the best epochs -> greedy
 (or beam) transducer decoding of every test split, WER written to
 ``wer_<split>.txt``. Multi-GPU: ``torchrun --nproc_per_node=N train.py <yaml>``.
 
+This file holds the ``TransducerASR`` Brain and the pipeline (:func:`main`); beside it,
+``run_setup.py`` checks the command line, output folder and ``--init_from`` before anything
+is written, and ``data_pipeline.py`` prepares the CSVs, the tokenizer and the datasets.
+
 Authors
 -------
 * speechbrain-tinyconf team 2026
@@ -17,37 +21,29 @@ Authors
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import logging
 import shlex
-import shutil
 import sys
 import time
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Callable, Dict, List
 
 import speechbrain as sb
 import torch
-import yaml
-from speechbrain.tokenizers.SentencePiece import SentencePiece
 from speechbrain.utils.distributed import if_main_process, run_on_main
 
 from speechbrain_tinyconf.checkpoints import quarantine_incomplete_checkpoints
 from speechbrain_tinyconf.cpu_training import cpu_precision, use_fast_dropout
-from speechbrain_tinyconf.hparams import (
-    OverrideError, check_overrides, load_recipe_hparams, parse_overrides, recipe_yaml, resolve_text,
-)
-from speechbrain_tinyconf.lowrank import svd_init_skipped
+from speechbrain_tinyconf.hparams import recipe_yaml
 from speechbrain_tinyconf.progress import AudioSeen
-from speechbrain_tinyconf.runs import (
-    InitSource, OutputFolderInUse, init_source, lock_output_folder, matching_weights, model_checkpoints,
-    output_folder_holder, output_folder_problem, resume_problem,
-)
 from speechbrain_tinyconf.size import size_report
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from librispeech_prepare import merge_csvs, prepare_librispeech  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the recipe's modules beside it
+from data_pipeline import dataio_prepare, prepare_csvs, prepare_librispeech_splits, train_tokenizer  # noqa: E402
+from run_setup import (  # noqa: E402
+    fail, hold_output_folder, load_init_source, load_or_exit, start_from, take_defaults_file, with_defaults,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -223,260 +219,6 @@ class TransducerASR(sb.Brain):
         self.hparams.model.load_state_dict(averaged, strict=True)
         self.hparams.model.eval()
         logger.info("evaluating the average of %d checkpoint(s)", min(len(checkpoints), self.hparams.avg_checkpoints))
-
-
-# ---------------------------------------------------------------------------
-# Data
-
-
-def prepare_librispeech_splits(hparams: Dict, splits: List[str]) -> None:
-    """The LibriSpeech layout: ``<data_folder>/<split>/<spk>/<chapter>/...`` -> ``<csv_folder>/<split>.csv``."""
-    prepare_librispeech(data_folder=hparams["data_folder"], save_folder=hparams["csv_folder"], splits=splits,
-                        skip_prep=hparams["skip_prep"], validate_audio=hparams["validate_audio"])
-
-
-def prepare_csvs(hparams: Dict, prepare: Callable[[Dict, List[str]], None] = prepare_librispeech_splits
-                 ) -> Dict[str, Path]:
-    """Runs data preparation (``prepare(hparams, splits)`` writes one CSV per split, here into
-    ``<csv_folder>/splits/<split>.csv``) and merges the training and validation splits into
-    ``train_csv`` / ``valid_csv``; returns ``{"train": csv, "valid": csv, <test split>: csv}``.
-
-    The per-split CSVs have their own folder so that a split called ``train`` (Kaldi data dirs) is
-    never the merged ``train.csv``: a relaunch would otherwise merge the merged file again.
-    """
-    folder = Path(hparams["csv_folder"]) / "splits"
-    splits = list(dict.fromkeys([*hparams["train_splits"], *hparams["dev_splits"], *hparams["test_splits"]]))
-    run_on_main(prepare, args=[{**hparams, "csv_folder": str(folder)}, splits])
-
-    def csv_of(split: str) -> Path:  # a split may be a path (a Kaldi data dir elsewhere): named by its folder
-        return folder / f"{Path(split).name}.csv"
-
-    run_on_main(merge_csvs, args=[[csv_of(s) for s in hparams["train_splits"]], Path(hparams["train_csv"])])
-    run_on_main(merge_csvs, args=[[csv_of(s) for s in hparams["dev_splits"]], Path(hparams["valid_csv"])])
-    csvs = {"train": Path(hparams["train_csv"]), "valid": Path(hparams["valid_csv"])}
-    csvs.update({Path(split).name: csv_of(split) for split in hparams["test_splits"]})
-    return csvs
-
-
-def train_tokenizer(hparams: Dict, train_csv: Path):
-    """Sentencepiece model on the training transcripts (trained once, then reused)."""
-    model_dir = Path(hparams["save_folder"]).parent / "tokenizer"
-    # created once up front: SentencePiece's own makedirs races between DDP ranks
-    run_on_main(model_dir.mkdir, kwargs={"parents": True, "exist_ok": True})
-    spm = SentencePiece(
-        model_dir=str(model_dir),
-        vocab_size=hparams["vocab_size"],
-        annotation_train=str(train_csv),
-        annotation_read="wrd",
-        model_type=hparams["token_type"],
-        character_coverage=hparams["character_coverage"],
-    )
-    return spm.sp
-
-
-def dataio_prepare(hparams: Dict, csvs: Dict[str, Path], tokenizer):
-    """SpeechBrain datasets with audio and token pipelines."""
-
-    def load(path: Path):
-        return sb.dataio.dataset.DynamicItemDataset.from_csv(csv_path=str(path)).filtered_sorted(sort_key="duration")
-
-    train = sb.dataio.dataset.DynamicItemDataset.from_csv(csv_path=str(csvs["train"]))
-    train = train.filtered_sorted(
-        key_max_value={"duration": hparams["avoid_if_longer_than"]},
-        sort_key="duration" if hparams["sorting"] != "random" else None,
-        reverse=hparams["sorting"] == "descending",
-    )
-    if hparams["sorting"] != "random":
-        hparams["train_dataloader_opts"]["shuffle"] = False
-    valid = load(csvs["valid"])
-    tests = {name: load(path) for name, path in csvs.items() if name not in ("train", "valid")}
-    datasets = [train, valid, *tests.values()]
-
-    @sb.utils.data_pipeline.takes("wav")
-    @sb.utils.data_pipeline.provides("sig")
-    def audio_pipeline(wav):
-        return sb.dataio.dataio.read_audio(wav)
-
-    rate = hparams["sample_rate"]
-
-    @sb.utils.data_pipeline.takes("wav", "start", "stop")
-    @sb.utils.data_pipeline.provides("sig")
-    def segment_pipeline(wav, start, stop):  # Kaldi data dirs (kaldi_prepare.py): a segment of a recording
-        return sb.dataio.dataio.read_audio({"file": wav, "start": round(float(start) * rate),
-                                            "stop": round(float(stop) * rate)})
-
-    @sb.utils.data_pipeline.takes("wrd")
-    @sb.utils.data_pipeline.provides("wrd", "tokens_bos", "tokens")
-    def text_pipeline(wrd):
-        yield wrd
-        ids = tokenizer.encode_as_ids(wrd)
-        yield torch.LongTensor([hparams["bos_index"]] + ids)
-        yield torch.LongTensor(ids)
-
-    for data, path in zip(datasets, [csvs["train"], csvs["valid"], *(csvs[name] for name in tests)]):
-        with open(path, encoding="utf-8") as handle:
-            columns = handle.readline().strip().split(",")
-        sb.dataio.dataset.add_dynamic_item([data], segment_pipeline if "start" in columns else audio_pipeline)
-    sb.dataio.dataset.add_dynamic_item(datasets, text_pipeline)
-    sb.dataio.dataset.set_output_keys(datasets, ["id", "sig", "wrd", "tokens_bos", "tokens"])
-
-    samplers = {}
-    if hparams["dynamic_batching"]:
-        from speechbrain.dataio.sampler import DynamicBatchSampler
-
-        opts = hparams["dynamic_batch_sampler"]
-        for name, data, limit in (("train", train, opts["max_batch_len"]), ("valid", valid, opts["max_batch_len_val"])):
-            samplers[name] = DynamicBatchSampler(
-                data,
-                limit,
-                num_buckets=opts["num_buckets"],
-                length_func=lambda x: x["duration"],
-                shuffle=opts["shuffle_ex"] and name == "train",
-                batch_ordering=opts["batch_ordering"] if name == "train" else "ascending",
-                max_batch_ex=opts["max_batch_ex"],
-            )
-    return train, valid, tests, samplers
-
-
-# ---------------------------------------------------------------------------
-
-
-def with_defaults(overrides: str, defaults: Optional[Dict]) -> Dict:
-    """Command-line overrides (``key: value`` lines) on top of a recipe's ``defaults``, as one mapping."""
-    try:
-        return {**(defaults or {}), **parse_overrides(overrides)}
-    except OverrideError as err:
-        fail(str(err))
-
-
-def load_or_exit(hparams_file: str, overrides) -> Dict:
-    """The recipe's hparams; a user error (bad override, invalid sharing plan, a run folder made by
-    another model) ends the program with one line on stderr and exit status 2, before anything is written."""
-    try:
-        check_overrides(hparams_file, overrides)
-        output_folder = check_folders(hparams_file, overrides)
-        # A resumed run's checkpoint replaces every weight: no SVD of the random ones (lowrank.svd_init_skipped).
-        resuming = output_folder is not None and bool(model_checkpoints(output_folder))
-        with svd_init_skipped() if resuming else contextlib.nullcontext():
-            hparams = load_recipe_hparams(hparams_file, overrides)
-    except (OverrideError, FileNotFoundError) as err:
-        fail(str(err))
-    except (ValueError, TypeError, KeyError) as err:  # raised while building the modules
-        cause = err.args[-1] if isinstance(err, TypeError) and err.args else err
-        given = overrides if isinstance(overrides, str) else "\n".join(f"{k}: {v}" for k, v in overrides.items())
-        fail(f"{hparams_file} with overrides {{{given.replace(chr(10), ', ')}}}: {cause}")
-    problem = resume_problem(hparams["output_folder"], hparams["model"])
-    if problem:
-        fail(f"output_folder {hparams['output_folder']} holds another run: {problem}. "
-             "Use a new --output_folder (nothing was written).")
-    return hparams
-
-
-def check_folders(hparams_file: str, overrides) -> Optional[str]:
-    """Before anything is built or written (building the recipe creates save/): an output folder that is an
-    exported model (or ONNX) folder or that another train.py is using, or a missing data folder, ends the
-    program with one line. Returns the output folder (None if the recipe cannot be read here)."""
-    try:
-        values = resolve_text(recipe_yaml(hparams_file, overrides))  # runs nothing of the YAML
-    except Exception:  # load_recipe_hparams reports it
-        return None
-    problem = output_folder_problem(values.get("output_folder"))
-    if problem:
-        fail(problem)
-    if if_main_process() and values.get("output_folder") is not None:  # other DDP ranks: rank 0's lock
-        holder = output_folder_holder(values["output_folder"])
-        if holder is not None:
-            fail(OutputFolderInUse.message(values["output_folder"], holder))
-    data = values.get("data_folder")
-    if data is not None and not values.get("skip_prep") and not Path(str(data)).is_dir():
-        fail(f"--data_folder {data}: folder not found (nothing was written)")
-    return None if values.get("output_folder") is None else str(values["output_folder"])
-
-
-_LOCK = None  # the output folder's lock file, open while this process runs
-
-
-def hold_output_folder(folder: str) -> None:
-    """Takes the output folder's lock (runs.lock_output_folder) for the life of this process; a folder another
-    train.py took since check_folders ends this one with one line naming its PID."""
-    global _LOCK
-    try:
-        _LOCK, previous = lock_output_folder(folder)
-    except OutputFolderInUse as err:
-        fail(str(err))
-    if previous is not None:
-        logger.info("output_folder %s: took over the lock of PID %d, which has ended", folder, previous)
-
-
-def load_init_source(hparams: Dict) -> Optional[InitSource]:
-    """``--init_from``'s weights and tokenizer, checked against this run before anything is written:
-    the tokenizer must have ``vocab_size`` pieces and some weights must fit the model."""
-    if not hparams.get("init_from"):
-        return None
-    try:
-        source = init_source(hparams["init_from"])
-    except (FileNotFoundError, ValueError) as err:
-        fail(f"--init_from {hparams['init_from']}: {err}")
-    import sentencepiece
-
-    pieces = sentencepiece.SentencePieceProcessor(model_file=str(source.tokenizer)).get_piece_size()
-    if pieces != hparams["vocab_size"]:
-        fail(f"--init_from {source.path}: its tokenizer {source.tokenizer.name} has {pieces} pieces but "
-             f"vocab_size is {hparams['vocab_size']}: pass --vocab_size {pieces} (the run keeps that tokenizer)")
-    loadable, _ = matching_weights(hparams["model"], source.state_dict)
-    if not loadable:
-        fail(f"--init_from {source.path}: none of its weights fits this model (another architecture)")
-    return source
-
-
-def start_from(source: InitSource, hparams: Dict) -> None:
-    """A fresh run takes ``source``'s matching weights and its tokenizer (copied to where
-    ``train_tokenizer`` finds it, so it is not retrained). The source is read, never made a
-    checkpoint of this run; the normaliser starts afresh on this run's data. A run that already
-    has checkpoints resumes from them instead."""
-    out = Path(hparams["output_folder"])
-    if model_checkpoints(out):
-        logger.info("init_from %s: the run has checkpoints, resuming from them instead", source.path)
-        return
-    tokenizer = out / "tokenizer" / f"{hparams['vocab_size']}_{hparams['token_type']}.model"
-    tokenizer.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(source.tokenizer, tokenizer)
-    loadable, skipped = matching_weights(hparams["model"], source.state_dict)
-    hparams["model"].load_state_dict(loadable, strict=False)
-    note = f"init_from {source.description}: {len(loadable)} tensors loaded"
-    if skipped:
-        note += f", {len(skipped)} of this model's left as initialised (first: {skipped[0]})"
-    logger.info(note)
-    (out / "init_from.txt").write_text(note + "\n", encoding="utf-8")
-
-
-def fail(message: str) -> None:
-    print(f"error: {message}", file=sys.stderr)
-    sys.exit(2)
-
-
-def take_defaults_file(argv: List[str]) -> Tuple[List[str], Dict]:
-    """``argv`` without its ``--defaults FILE`` options, and the files' overrides (plain YAML, e.g.
-    ``cpu_demo.yaml``), merged in the order given: a later file wins, the command line wins over all."""
-    rest, files = [], []
-    args = iter(argv)
-    for arg in args:
-        if arg == "--defaults":
-            files.append(next(args, ""))
-        elif arg.startswith("--defaults="):
-            files.append(arg[len("--defaults="):])
-        else:
-            rest.append(arg)
-    merged: Dict = {}
-    for name in files:
-        path = Path(name)
-        if not path.is_file():
-            fail(f"--defaults {name}: file not found")
-        values = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        if not isinstance(values, dict):
-            fail(f"--defaults {path}: expected a mapping of overrides")
-        merged.update(values)
-    return rest, merged
 
 
 def main(argv: List[str], prepare: Callable[[Dict, List[str]], None] = prepare_librispeech_splits) -> None:

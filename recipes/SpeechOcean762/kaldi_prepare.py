@@ -76,9 +76,8 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "LibriSpeech"))
-from librispeech_prepare import (  # noqa: E402
-    _atomic_write, _audio_duration, _format_counts, _load_opts, _record_opts,
-)
+from librispeech_scan import audio_duration  # noqa: E402
+from prepare_io import atomic_write, format_counts, load_opts, record_opts  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
@@ -159,7 +158,7 @@ def prepare_kaldi(
                    "min_duration": float(min_duration), "inputs": input_fingerprint(data_path / split)}
         name = Path(split).name  # a split may be given as the path of a data dir elsewhere
         csv_path = save_path / f"{name}.csv"
-        record = _load_opts(save_path).get("splits", {}).get(name)
+        record = load_opts(save_path).get("splits", {}).get(name)
         if csv_path.is_file() and isinstance(record, dict) and record.get("options") == options:
             logger.info("%s already prepared (%s), skipping.", split, csv_path)
             summaries[name] = record["summary"]
@@ -169,12 +168,12 @@ def prepare_kaldi(
         rows, skipped = collect_data_dir(data_path / split, root, sample_rate, validate_audio, min_duration)
         if not rows:
             raise ValueError(f"{data_path / split} has no usable utterance "
-                             f"(skipped: {_format_counts(skipped) or 'none found'})")
+                             f"(skipped: {format_counts(skipped) or 'none found'})")
         _write_csv(csv_path, rows)
         summary: Summary = {"written": len(rows), "skipped": dict(skipped)}
-        _record_opts(save_path, name, options, summary)
+        record_opts(save_path, name, options, summary)
         logger.info("%s: written %d, skipped %d (%s) -> %s", split, len(rows), sum(skipped.values()),
-                    _format_counts(skipped) or "none", csv_path)
+                    format_counts(skipped) or "none", csv_path)
         summaries[name] = summary
     return summaries
 
@@ -321,7 +320,7 @@ def _duration(path: Path, sample_rate: int, validate_audio: bool, skipped: Count
         logger.warning("Skipping %s: audio file missing", path)
         skipped["missing_audio"] += 1
         return None
-    return _audio_duration(path, sample_rate, validate_audio, skipped)
+    return audio_duration(path, sample_rate, validate_audio, skipped)
 
 
 def _write_csv(path: Path, rows: List[Row]) -> None:
@@ -331,7 +330,7 @@ def _write_csv(path: Path, rows: List[Row]) -> None:
         for utt, duration, wav, spk, words, start, stop in rows:
             writer.writerow((utt, repr(float(duration)), wav, spk, words, repr(float(start)), repr(float(stop))))
 
-    _atomic_write(path, write)
+    atomic_write(path, write)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -353,7 +352,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 1
     for split, summary in summaries.items():
-        print(f"{split}: {summary['written']} utterances, skipped: {_format_counts(Counter(summary['skipped'])) or 'none'}")
+        print(f"{split}: {summary['written']} utterances, skipped: {format_counts(Counter(summary['skipped'])) or 'none'}")
     return 0
 
 

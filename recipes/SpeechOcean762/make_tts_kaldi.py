@@ -6,9 +6,9 @@
 
 Every sentence of the given Kaldi ``text`` file (the training transcripts only: never dev or
 test text) is spoken by ``--voices-per-sentence`` of the 40 espeak-ng / flite speakers that
-``recipes/LibriSpeech/make_mini_corpus.py`` defines, plus ``--digit-strings`` random strings
-of 3-6 spoken digits ("similar text": a quarter of speechocean762's sentences are digit
-strings). Writes ``OUT/tts_train/{wav.scp,text,utt2spk}`` (absolute paths; utterance ids
+``recipes/LibriSpeech/make_mini_corpus.py`` uses (``mini_corpus_plan.py``), plus
+``--digit-strings`` random strings of 3-6 spoken digits ("similar text": a quarter of
+speechocean762's sentences are digit strings). Writes ``OUT/tts_train/{wav.scp,text,utt2spk}`` (absolute paths; utterance ids
 start with ``tts-`` so reports can count synthetic hours) and the audio under ``OUT/audio``
 (16 kHz FLAC). Deterministic for a given seed; re-running skips files already written, so an
 interrupted run resumes. Use it with ``--train_splits '[train, <OUT>/tts_train]'``.
@@ -31,7 +31,10 @@ from typing import List, Optional, Sequence, Tuple
 from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "LibriSpeech"))
-import make_mini_corpus as mini  # noqa: E402
+import mini_corpus_text  # noqa: E402
+from make_mini_corpus import resolve_engines  # noqa: E402
+from mini_corpus_audio import synthesize, worker_init  # noqa: E402
+from mini_corpus_plan import make_speakers  # noqa: E402
 
 DIGITS = "ZERO ONE TWO THREE FOUR FIVE SIX SEVEN EIGHT NINE".split()
 
@@ -47,14 +50,14 @@ def sentences(text_file: Path, digit_strings: int, seed: int, grammar_sentences:
             seen.append(" ".join(words).upper())
     rng = random.Random(f"tts-digits:{seed}")
     digits = [" ".join(rng.choice(DIGITS) for _ in range(rng.randint(3, 6))) for _ in range(digit_strings)]
-    grammar = mini.mini_corpus_text.generate_splits(grammar_sentences, 0, 0, seed=seed)["train"] if grammar_sentences else []
+    grammar = mini_corpus_text.generate_splits(grammar_sentences, 0, 0, seed=seed)["train"] if grammar_sentences else []
     return seen + digits + [g for g in grammar if g not in seen]
 
 
 def plan(texts: List[str], voices_per_sentence: int, seed: int, speakers: int = 40) -> List[Tuple[str, dict, str]]:
     """(utterance id, speaker, text) for every synthetic utterance, each text by ``voices_per_sentence``
-    of ``speakers`` TTS voices (``make_mini_corpus.make_speakers``: the first 40 are the demo's)."""
-    speakers = mini.make_speakers(speakers, 0, mini.resolve_engines("auto"), seed)["train"]
+    of ``speakers`` TTS voices (``mini_corpus_plan.make_speakers``: the first 40 are the demo's)."""
+    speakers = make_speakers(speakers, 0, resolve_engines("auto"), seed)["train"]
     rng = random.Random(f"tts-voices:{seed}")
     jobs = []
     for i, text in enumerate(texts):
@@ -88,8 +91,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     audio.mkdir(parents=True, exist_ok=True)
     todo = [(str(audio / f"{utt}.flac"), spk, text) for utt, spk, text in jobs
             if not (audio / f"{utt}.flac").is_file()]
-    with Pool(args.jobs, initializer=mini._worker_init) as pool:
-        for _ in tqdm(pool.imap_unordered(mini.synthesize, todo, chunksize=8), total=len(todo), desc="tts"):
+    with Pool(args.jobs, initializer=worker_init) as pool:
+        for _ in tqdm(pool.imap_unordered(synthesize, todo, chunksize=8), total=len(todo), desc="tts"):
             pass
     data = args.out / "tts_train"
     data.mkdir(parents=True, exist_ok=True)
