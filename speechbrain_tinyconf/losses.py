@@ -92,6 +92,7 @@ def transducer_loss(
     blank_index: int,
     reduction: str = "mean",
     clamp: float = -1.0,
+    impl: str = "auto",
 ) -> torch.Tensor:
     """RNN-T loss of unnormalised ``logits (batch, T, U+1, vocab)``.
 
@@ -109,6 +110,9 @@ def transducer_loss(
         ``mean`` / ``batchmean`` (average over utterances), ``sum`` or ``none``.
     clamp : float
         Gradient clamp (``-1`` disables it); torchaudio's kernel applies it.
+    impl : str
+        ``auto`` (:func:`rnnt_loss_batched` on CPU without a clamp, else torchaudio), ``batched`` or
+        ``torchaudio`` (e.g. to compare them: ``bench/train_throughput.py``).
 
     Example
     -------
@@ -120,10 +124,12 @@ def transducer_loss(
     """
     if reduction not in REDUCTIONS:
         raise ValueError(f"transducer_loss: reduction={reduction!r}; expected mean, batchmean, sum or none")
+    if impl not in ("auto", "batched", "torchaudio"):
+        raise ValueError(f"transducer_loss: impl={impl!r}; expected auto, batched or torchaudio")
     frames = (input_lens * logits.shape[1]).round().int()
     labels = (target_lens * targets.shape[1]).round().int()
     reduction = "mean" if reduction == "batchmean" else reduction
-    if logits.device.type == "cpu" and clamp <= 0:
+    if impl == "batched" or (impl == "auto" and logits.device.type == "cpu" and clamp <= 0):
         return rnnt_loss_batched(logits, targets, frames, labels, blank_index, reduction)
     return torchaudio.functional.rnnt_loss(logits.float(), targets.int(), frames, labels, blank=blank_index,
                                            clamp=clamp, reduction=reduction)

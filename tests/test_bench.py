@@ -86,12 +86,15 @@ def test_benchmark_quick_writes_every_section(tmp_path):
 def test_train_throughput_rows_are_ratios_to_the_fp32_reference(tmp_path):
     """bench/train_throughput.py: each setting's audio seconds per wall second, divided by the reference's."""
     out = tmp_path / "tp"
-    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "train_throughput.py"), "--settings", "0,2",
-                           "--steps", "1", "--rounds", "1", "--threads", "1", "--out", str(out)],
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "train_throughput.py"), "--settings", "0,2,4",
+                           "--steps", "1", "--rounds", "1", "--threads", "1", "--out", str(out),
+                           "--corpus", "none", "--init-from", "none"],
                           capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-2000:]
     rows = json.loads((out / "throughput.json").read_text())["rows"]
-    assert [r["setting"] for r in rows] == ["fp32 (reference)", "+ bf16"]
+    assert [r["setting"] for r in rows] == ["fp32 (reference)", "+ bf16", "+ batched RNN-T loss"]
     assert rows[0]["ratio"] == 1.0 and rows[1]["precision"] == "bf16" and rows[1]["fast_dropout"]
     assert rows[1]["ratio"] == pytest.approx(rows[1]["audio_per_second"] / rows[0]["audio_per_second"], rel=0.01)
-    assert "| + bf16 | bf16 | fast | 16 |" in (out / "throughput.md").read_text()
+    assert [r["loss"] for r in rows] == ["torchaudio", "torchaudio", "batched"]
+    report = (out / "throughput.md").read_text()
+    assert "| + bf16 | bf16 | fast | 16 | torchaudio |" in report and "weights: random" in report

@@ -54,5 +54,9 @@ def test_transducer_loss_uses_the_batched_loss_on_cpu_and_torchaudio_for_a_clamp
     assert torch.allclose(loss, real(logits, targets, frames, labels, blank=0), atol=2e-4)
     transducer_loss(logits, targets, rel_frames, rel_labels, 0, clamp=1.0)
     assert len(calls) == 1 and calls[0]["clamp"] == 1.0
+    transducer_loss(logits, targets, rel_frames, rel_labels, 0, impl="torchaudio")
+    assert len(calls) == 2
+    with pytest.raises(ValueError, match="impl='numba'"):
+        transducer_loss(logits, targets, rel_frames, rel_labels, 0, impl="numba")
     with pytest.raises(ValueError, match="reduction='avg'"):
         transducer_loss(logits, targets, rel_frames, rel_labels, 0, reduction="avg")
