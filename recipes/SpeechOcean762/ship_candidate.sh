@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Refreshes the shipped candidate from a campaign run folder (issue: "whenever dev WER has improved,
+# refresh the candidate under pretrained/"), with the cores to itself (~25 min on 2 cores):
+#  1. the recipe's own evaluation of the run's averaged checkpoints on dev and test (a relaunch at
+#     the last trained epoch only evaluates): wer_dev.txt, wer_test.txt;
+#  2. the export to MODEL, then its sherpa-onnx WER on test (fp32, int8; and streaming, 320 ms);
+#  3. docs/real_speech regenerated, chained from the earlier report (run folders of earlier
+#     sessions are gone), and the model card's real-speech section; 4. the export again with it.
+#
+#   bash recipes/SpeechOcean762/ship_candidate.sh results/campaign/finetune_2026-12-05
+#   MODEL=pretrained/other EXAMPLE_UTT=001200015 bash recipes/SpeechOcean762/ship_candidate.sh RUN
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+RUN=${1:?usage: ship_candidate.sh RUN_FOLDER}
+DATA=${DATA:-../shared/real-speech/speechocean762}
+MODEL=${MODEL:-pretrained/tinyconf-so762-5M}
+EXAMPLE_UTT=${EXAMPLE_UTT:-001200015}  # the first utterance of the first adult test speaker
+EARLIER=${EARLIER:-docs/real_speech/real_speech.json}
+HERE=recipes/SpeechOcean762
+SHERPA=results/sherpa_onnx/$(basename "$MODEL")
+if [ ! -f "$RUN/train_log.txt" ]; then echo "error: $RUN: no train_log.txt (not a run folder)" >&2; exit 2; fi
+epochs=$(grep -o "^epoch: [0-9]*" "$RUN/train_log.txt" | tail -1 | cut -d' ' -f2)
+example=$(awk -v u="$EXAMPLE_UTT" '$1 == u {print $2}' "$DATA/test/wav.scp")
+if [ -z "$example" ]; then echo "error: EXAMPLE_UTT=$EXAMPLE_UTT is not in $DATA/test/wav.scp" >&2; exit 2; fi
+# 1. evaluation (the run's model settings; nothing is trained at its last epoch)
+python "$HERE/train.py" hparams/shared_lowrank_5M.yaml --defaults "$HERE/campaign/model.yaml" \
+    --defaults "$HERE/campaign/finetune.yaml" --data_folder "$DATA" --output_folder "$RUN" --device cpu \
+    --number_of_epochs "$epochs" --number_of_ctc_epochs "$epochs" 2>&1 | tail -n 3
+# 2. export and sherpa-onnx WER
+python -m speechbrain_tinyconf.export "$RUN" "$MODEL" --overwrite --example "$DATA/$example"
+python bench/sherpa_onnx_wer.py "$MODEL" "$DATA" --split test --precisions fp32,int8 --out "$SHERPA"
+python bench/sherpa_onnx_wer.py "$MODEL" "$DATA" --split test --precisions "" --streaming-chunk-frames 8 \
+    --out "$SHERPA-streaming"
+# 3. report (chained) and model card section
+cp "$EARLIER" "$RUN/earlier_report.json"  # the report below overwrites $EARLIER
+python bench/real_speech_report.py "$RUN" --earlier "$RUN/earlier_report.json" --corpus "$DATA" \
+    --sherpa "$SHERPA" --sherpa "$SHERPA-streaming" --progress --card "$RUN/card.md" --example-utt "$EXAMPLE_UTT" \
+    --out docs/real_speech
+# 4. the export with its card
+python -m speechbrain_tinyconf.export "$RUN" "$MODEL" --overwrite --example "$DATA/$example" --notes "$RUN/card.md"
+echo "refreshed $MODEL from $RUN: see docs/real_speech/real_speech.md and $MODEL/README.md"
