@@ -44,8 +44,8 @@ from typing import Any, Dict, List, Optional, Sequence, Union
 import torch
 import yaml
 
-from .hparams import Tagged, first_tag, read_plain_yaml, read_tagged_yaml
-from .lowrank import svd_init_skipped
+from ..recipe.hparams import Tagged, first_tag, read_plain_yaml, read_tagged_yaml
+from ..lobes.lowrank import svd_init_skipped
 from .model_card import example_section, model_card, training_data_section
 from .model_folder import (
     EXPORT_MARKER,
@@ -62,8 +62,8 @@ from .model_folder import (
     vocabulary_problem,
 )
 from .model_folder import check_output_folder as _check_output_folder
-from .runs import MODEL_ORDER, MODULE_KEYS, choose_checkpoint, read_run
-from .size import SizeReport, size_report
+from ..recipe.runs import MODEL_ORDER, MODULE_KEYS, choose_checkpoint, read_run
+from ..lobes.size import SizeReport, size_report
 
 PathLike = Union[str, Path]
 
@@ -224,7 +224,7 @@ def check_example(example: Path) -> None:
     """``--example`` must be an audio file soundfile decodes (checked before anything is written)."""
     import soundfile
 
-    from .checkpoints import first_line
+    from ..recipe.checkpoints import first_line
 
     if not example.is_file():
         raise FileNotFoundError(f"--example {example}: file not found")

@@ -27,11 +27,11 @@ from typing import Callable, Iterator, List, Optional, Sequence, Union
 
 import torch
 
-from .lowrank import svd_init_skipped
+from ..lobes.lowrank import svd_init_skipped
 from .model_folder import (  # noqa: F401  (MODEL_FILES, ModelFolderError, check_model_dir: public names here too)
     MODEL_FILES, ModelFolderError, check_model_dir, model_folder_problem, validate_model_folder,
 )
-from .onnx_runtime import MAX_FULL_CONTEXT_S, full_context_message
+from ..deploy.onnx_runtime import MAX_FULL_CONTEXT_S, full_context_message
 
 PathLike = Union[str, Path]
 # MAX_FULL_CONTEXT_S (onnx_runtime): the longest input decoded with full-context attention; longer
@@ -86,7 +86,7 @@ class FullContextLimit(torch.nn.Module):
     >>> guard(torch.zeros(1, 16001))
     Traceback (most recent call last):
     ...
-    ValueError: input of 1.0 s is longer than the full-context limit of 1 s (attention memory grows with the square of the length): decode it chunk by chunk (StreamingASR, OrtTransducer.transcribe_streaming, or python -m speechbrain_tinyconf.transcribe, which streams long files; --streaming forces it)
+    ValueError: input of 1.0 s is longer than the full-context limit of 1 s (attention memory grows with the square of the length): decode it chunk by chunk (StreamingASR, OrtTransducer.transcribe_streaming, or tinyconf-transcribe, which streams long files; --streaming forces it)
     """
 
     def __init__(self, max_seconds: float = MAX_FULL_CONTEXT_S, sample_rate: int = 16000):
@@ -142,7 +142,7 @@ def load_model_or_explain(model_dir: PathLike, streaming: bool = False, device: 
         where = broken_model_file(model_dir)
         if where:
             raise ModelFolderError(f"cannot load the model: {where}") from err
-        from .checkpoints import first_line
+        from ..recipe.checkpoints import first_line
 
         raise ModelFolderError(f"cannot load the model in {model_dir}: {first_line(err)}") from err
 
@@ -200,7 +200,7 @@ def transcribe_streaming(asr, wav: torch.Tensor, config) -> Iterator[str]:
 
     ``config`` is a ``DynChunkTrainConfig`` (chunk size and left context in encoder frames).
     """
-    from .onnx_runtime import stream_chunks
+    from ..deploy.onnx_runtime import stream_chunks
 
     chunk_size = asr.get_chunk_size_frames(config)  # in samples
     context = asr.make_streaming_context(config)

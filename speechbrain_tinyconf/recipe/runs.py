@@ -27,8 +27,8 @@ import torch
 
 from .checkpoints import checkpoint_problem, load_state
 from .hparams import resolve_text
-from .model_folder import EXPORT_MARKER, MODEL_FILES, validate_model_folder
-from .scales import has_legacy_scale_keys
+from ..pretrained.model_folder import EXPORT_MARKER, MODEL_FILES, validate_model_folder
+from ..lobes.scales import has_legacy_scale_keys
 
 PathLike = Union[str, Path]
 RUN_FILES = ("command.txt", "train_log.txt", "log.txt")
@@ -320,7 +320,7 @@ class OutputFolderInUse(RuntimeError):
 
 def output_folder_problem(path: Optional[PathLike]) -> Optional[str]:
     """Why train.py must not write into ``path`` (an exported model or ONNX folder, a file), else None."""
-    from .model_folder import ONNX_CONFIG
+    from ..pretrained.model_folder import ONNX_CONFIG
 
     if path is None:
         return None

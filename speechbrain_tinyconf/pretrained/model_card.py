@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any, Dict, List, Tuple
 import yaml
 
 if TYPE_CHECKING:
-    from .runs import CheckpointChoice, RunInfo
-    from .size import SizeReport
+    from ..recipe.runs import CheckpointChoice, RunInfo
+    from ..lobes.size import SizeReport
 
 LIBRISPEECH_SPLITS = {
     "train-clean-100", "train-clean-360", "train-other-500",

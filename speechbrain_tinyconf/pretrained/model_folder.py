@@ -85,7 +85,7 @@ def tokenizer_pieces(path: PathLike) -> int:
     """Piece count of a sentencepiece model; a :class:`ModelFolderError` naming the file if it is not one."""
     import sentencepiece
 
-    from .checkpoints import first_line
+    from ..recipe.checkpoints import first_line
 
     path = Path(path)
     if not path.is_file():
@@ -154,8 +154,8 @@ def model_folder_problem(model_dir: PathLike) -> Optional[str]:
     the checkpoints and the tokenizer load, the tokenizer's vocabulary is the model's, and each
     file is the one the marker records. (Whether ``model.ckpt`` fits ``hyperparams.yaml`` is
     checked by the strict load itself, :func:`load_model_strict`.)"""
-    from .checkpoints import first_line, load_state
-    from .hparams import read_plain_yaml
+    from ..recipe.checkpoints import first_line, load_state
+    from ..recipe.hparams import read_plain_yaml
 
     model_dir = Path(model_dir)
     try:
@@ -209,7 +209,7 @@ def load_model_strict(module, path: PathLike) -> None:
     checkpoint that does not fit (another architecture, vocabulary or sharing plan) raises a
     :class:`ModelMismatchError`: one line naming the file, the first key that differs and both shapes.
     """
-    from .checkpoints import load_state
+    from ..recipe.checkpoints import load_state
 
     state = load_state(path)
     try:
@@ -224,7 +224,7 @@ def load_tokenizer(tokenizer, path: PathLike, vocab_size: Optional[int] = None, 
     ``vocab_size`` (the model's outputs) and ``sha256`` (the exported tokenizer's) come from
     ``hyperparams.yaml``; a tokenizer that differs raises a :class:`ModelFolderError` naming the file.
     """
-    from .checkpoints import first_line
+    from ..recipe.checkpoints import first_line
 
     try:
         tokenizer.load(str(path))
@@ -302,7 +302,7 @@ def check_output_folder(target: PathLike, kind: str, overwrite: bool = False, so
     with ``overwrite``; any other folder is refused. ``kind="onnx"``: an empty or absent folder, an
     earlier ONNX export, or anything else with ``overwrite``. The whole folder is replaced.
     """
-    from .runs import run_folders_in
+    from ..recipe.runs import run_folders_in
 
     target = Path(target)
     if target.exists() and not target.is_dir():

@@ -13,7 +13,7 @@ from typing import Any, Dict, List, Optional, Union
 
 import torch
 
-from ..runs import TRANSDUCER_MODULES
+from ..recipe.runs import TRANSDUCER_MODULES
 
 PathLike = Union[str, Path]
 
@@ -63,7 +63,7 @@ class TransducerModules:
 
     def greedy_searcher(self):
         """SpeechBrain's greedy transducer search over these modules (beam 1, as the recipe's)."""
-        from ..predictor import TransducerSearcher
+        from ..lobes.predictor import TransducerSearcher
 
         return TransducerSearcher(
             decode_network_lst=[self.emb, self.dec, self.proj_dec],
@@ -120,17 +120,17 @@ def load_transducer(source: PathLike, overrides: Optional[Dict[str, Any]] = None
         raise FileNotFoundError(f"ONNX export source not found: {source}")
     if overrides and not source.is_file():
         raise ValueError(f"overrides apply to a hparams YAML source only, not to the folder {source}")
-    from ..model_folder import EXPORT_MARKER, MODEL_FILES
+    from ..pretrained.model_folder import EXPORT_MARKER, MODEL_FILES
 
     if source.is_dir() and ((source / EXPORT_MARKER).is_file() or any((source / n).is_file() for n in MODEL_FILES[1:])):
-        from ..export import instantiate
+        from ..pretrained.export import instantiate
 
         hp = instantiate(source)  # checks every file first: one line naming the one at fault
         mods = TransducerModules.from_hparams(hp, tokenizer_path=source / "tokenizer.ckpt", source=str(source))
     elif source.is_dir() and (source / "hyperparams.yaml").is_file() and (source / "save").is_dir():
         mods = _load_run(source, ckpt)
     elif source.is_file() and source.suffix in (".yaml", ".yml"):
-        from ..hparams import load_detached
+        from ..recipe.hparams import load_detached
 
         merged = dict(overrides or {})
         if seed is not None:
@@ -151,10 +151,10 @@ def _load_run(run_dir: Path, ckpt: str) -> TransducerModules:
     plain values (nothing of the run's YAML is run), the checkpoint chosen as the recipe's evaluation does."""
     from hyperpyyaml import load_hyperpyyaml
 
-    from ..export import inference_hparams_text
-    from ..lowrank import svd_init_skipped
-    from ..model_folder import ModelMismatchError, mismatch_line, output_size, tokenizer_pieces, vocabulary_problem
-    from ..runs import choose_checkpoint, read_run
+    from ..pretrained.export import inference_hparams_text
+    from ..lobes.lowrank import svd_init_skipped
+    from ..pretrained.model_folder import ModelMismatchError, mismatch_line, output_size, tokenizer_pieces, vocabulary_problem
+    from ..recipe.runs import choose_checkpoint, read_run
 
     run = read_run(run_dir)
     choice = choose_checkpoint(run_dir, ckpt, int(run.recipe.get("avg_checkpoints", 1)))
