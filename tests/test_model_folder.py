@@ -218,8 +218,7 @@ def test_failed_export_leaves_the_old_one_and_nothing_else(model_dir, trained_ru
 
 def test_loading_a_model_folder_computes_no_svd(model_dir, monkeypatch):
     """Item 9: the checkpoint replaces the low-rank factors, so loading factorises nothing."""
-    from speechbrain_tinyconf.pretrained.export import instantiate
-    from speechbrain_tinyconf.pretrained.transcribe import load_model
+    from speechbrain_tinyconf.pretrained.model_folder import instantiate, load_model
 
     calls = []
     real = torch.linalg.svd
@@ -357,7 +356,7 @@ def test_run_folder_yaml_runs_nothing_during_export(cli, trained_run, tmp_path, 
 def test_template_definitions_are_the_recipes():
     """The exported module definitions (templates/inference.yaml) are hparams/transducer_recipe.yaml's, for
     every variant and front-end/predictor option: export checks this for each run, this checks it for all."""
-    from speechbrain_tinyconf.pretrained.export import inference_hparams_text
+    from speechbrain_tinyconf.pretrained.model_folder import inference_hparams_text
     from speechbrain_tinyconf.recipe.hparams import recipe_yaml
 
     for variant in sorted((ROOT / "hparams").glob("*.yaml")):

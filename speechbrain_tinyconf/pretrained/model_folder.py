@@ -1,27 +1,33 @@
-"""What a model folder is: its files, how it is checked when read, and how it is written.
+"""The one module that knows a model folder: its files, how it is written, read and checked.
 
 Two kinds of folder come out of this package, and each is written whole or not at all:
 
-* a **model folder** (``python -m speechbrain_tinyconf.export``): :data:`MODEL_FILES`
-  (``hyperparams.yaml``, ``model.ckpt``, ``normalizer.ckpt``, ``tokenizer.ckpt``), the model card
-  ``README.md`` and the marker :data:`EXPORT_MARKER`, which records the size and sha256 of the
-  three binary files. ``hyperparams.yaml`` also records the tokenizer's sha256 and its
-  vocabulary size, for :func:`load_tokenizer`, so that plain ``EncoderDecoderASR.from_hparams``
-  checks them too;
-* an **ONNX folder** (``python -m speechbrain_tinyconf.onnx_export``, both formats):
-  :data:`ONNX_CONFIG` lists every file with its size and sha256. Readers
-  (:class:`speechbrain_tinyconf.onnx_runtime.OrtTransducer`,
-  :func:`speechbrain_tinyconf.onnx.sherpa.sherpa_files`) open only the files it lists.
+* a **model folder** (``tinyconf-export``, :mod:`speechbrain_tinyconf.pretrained.export`): :data:`MODEL_FILES`
+  (``hyperparams.yaml``, ``model.ckpt``, ``normalizer.ckpt``, ``tokenizer.ckpt``; :data:`FILES` names
+  them by role), the model card ``README.md`` and the marker :data:`EXPORT_MARKER`, which records
+  the size and sha256 of the three binary files. ``hyperparams.yaml`` is the inference YAML
+  (:func:`inference_hparams_text`: the run's plain values, then ``templates/inference.yaml``); it also
+  records the tokenizer's sha256 and its vocabulary size, for :func:`load_tokenizer`, so that plain
+  ``EncoderDecoderASR.from_hparams`` checks them too;
+* an **ONNX folder** (``tinyconf-onnx-export``, both formats): :data:`ONNX_CONFIG` lists every file
+  with its size and sha256. Readers (:class:`speechbrain_tinyconf.deploy.onnx_runtime.OrtTransducer`,
+  :func:`speechbrain_tinyconf.deploy.sherpa.sherpa_files`) open only the files it lists.
 
-Reading: :func:`check_model_dir` (the files are there), :func:`model_folder_problem` (the first
-file that is missing, unreadable or does not belong with the others: a tokenizer of another
-vocabulary size, or another file than the one exported), :func:`validate_model_folder` (raises
-:class:`ModelFolderError` with that one line). Loading: the pretrainer hooks
-:func:`load_model_strict` and :func:`load_tokenizer`, whose errors are one line naming the file.
+Writing a model folder: :func:`contents_from_run` (what an export of a recipe run holds, checked:
+the checkpoint chosen as the recipe's evaluation does, a tokenizer of the model's vocabulary, the
+inference YAML), :func:`write_model_files` and :func:`write_marker` into the folder that
+:func:`staged_folder` hands out: it checks the target (:func:`check_output_folder`), gives a
+temporary folder next to it, and swaps it in only once everything was written, so that a failure,
+or a process killed half-way, leaves an earlier export byte-identical.
 
-Writing: :func:`staged_folder` checks the target (:func:`check_output_folder`), hands out a
-temporary folder next to it, and swaps it in only once everything was written, so that a
-failure, or a process killed half-way, leaves an earlier export byte-identical.
+Reading: :func:`looks_like_model_folder`, :func:`check_model_dir` (the files are there),
+:func:`model_folder_problem` (the first file that is missing, unreadable or does not belong with
+the others: a tokenizer of another vocabulary size, or another file than the one exported),
+:func:`validate_model_folder` (raises :class:`ModelFolderError` with that one line). Loading:
+:func:`instantiate` (the hparams, weights loaded), :func:`instantiate_run` (the same model built
+from a run folder, nothing written), :func:`load_model` (SpeechBrain's ``EncoderDecoderASR`` or
+``StreamingASR``, offline), :func:`trained_weights` (``train.py --init_from``), and the pretrainer
+hooks :func:`load_model_strict` and :func:`load_tokenizer`, whose errors are one line naming the file.
 
 Authors
 -------
@@ -38,17 +44,29 @@ import os
 import re
 import shutil
 import tempfile
+from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Union
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 PathLike = Union[str, Path]
 EXPORT_MARKER = "tinyconf-export.json"
-# An exported model folder, besides README.md and EXPORT_MARKER (and example.* with --example).
-MODEL_FILES = ("hyperparams.yaml", "model.ckpt", "normalizer.ckpt", "tokenizer.ckpt")
+# An exported model folder by role, besides README.md and EXPORT_MARKER (and example.* with --example);
+# each role is also the pretrainer's loadable name (<role>.ckpt), but the YAML.
+FILES = {"hparams": "hyperparams.yaml", "model": "model.ckpt", "normalizer": "normalizer.ckpt",
+         "tokenizer": "tokenizer.ckpt"}
+MODEL_FILES = tuple(FILES.values())
 FINGERPRINTED = ("model.ckpt", "normalizer.ckpt", "tokenizer.ckpt")  # users may edit the YAML and the card
-ONNX_CONFIG = "onnx_config.json"  # = onnx_runtime.CONFIG_NAME (that file imports nothing of the package)
-# model.ckpt is the recipe's `model` ModuleList (runs.MODEL_ORDER): item 7 is transducer_lin.
+ONNX_CONFIG = "onnx_config.json"  # = deploy.onnx_runtime.CONFIG_NAME (that file imports nothing of the package)
+# model.ckpt is the recipe's `model` ModuleList (recipe.runs.MODEL_ORDER): item 7 is transducer_lin.
 OUTPUT_WEIGHT = "7.w.weight"
+HEADER = (
+    "# Inference hyperparameters generated by speechbrain_tinyconf.pretrained.export from a recipe run: the run's\n"
+    "# plain values, then the package's template (templates/inference.yaml).\n"
+    "# Load with speechbrain.inference.ASR.EncoderDecoderASR or StreamingASR (needs speechbrain-tinyconf).\n"
+    "# Loading this file runs the code its !new:/!apply: tags name: load only folders you trust.\n\n"
+)
+_REFERENCE = re.compile(r"<([A-Za-z_][\w]*)")  # a top-level key in a !ref expression
 
 
 class ModelFolderError(ValueError):
@@ -85,15 +103,13 @@ def tokenizer_pieces(path: PathLike) -> int:
     """Piece count of a sentencepiece model; a :class:`ModelFolderError` naming the file if it is not one."""
     import sentencepiece
 
-    from ..recipe.checkpoints import first_line
-
     path = Path(path)
     if not path.is_file():
         raise ModelFolderError(f"{path}: missing")
     try:
         return sentencepiece.SentencePieceProcessor(model_file=str(path)).get_piece_size()
     except Exception as err:  # sentencepiece raises OSError/RuntimeError with its own text
-        raise ModelFolderError(f"{path}: not a sentencepiece model ({first_line(err)})") from None
+        raise ModelFolderError(f"{path}: not a sentencepiece model ({_first_line(err)})") from None
 
 
 def vocabulary_problem(tokenizer: PathLike, pieces: int, model: str, outputs: Optional[int]) -> Optional[str]:
@@ -110,8 +126,191 @@ def output_size(state: Dict[str, Any]) -> Optional[int]:
     return int(weight.shape[0]) if getattr(weight, "ndim", 0) == 2 else None
 
 
+def _first_line(err: BaseException) -> str:
+    from ..recipe.checkpoints import first_line
+
+    return first_line(err)
+
+
+# ---------------------------------------------------------------------------
+# The inference YAML (hyperparams.yaml)
+
+
+def inference_template() -> str:
+    """``templates/inference.yaml``: the recipe's module definitions and what ``EncoderDecoderASR`` and
+    ``StreamingASR`` need beside them, with ``!ref``s to plain values only."""
+    return (resources.files(__package__) / "templates" / "inference.yaml").read_text(encoding="utf-8")
+
+
+def template_values(template_text: str) -> List[str]:
+    """The top-level keys the template refers to without defining them (the values export copies)."""
+    from ..recipe.hparams import read_plain_yaml
+
+    defined = set(read_plain_yaml(template_text) or {})
+    found: List[str] = []
+    for expression in re.findall(r"!ref\s+([^\n]*)", template_text):
+        found += [key for key in _REFERENCE.findall(expression) if key not in defined and key not in found]
+    return found
+
+
+def inference_hparams_text(recipe_text: str, tokenizer_sha256: Optional[str] = None,
+                           where: str = "the run's hyperparams.yaml") -> str:
+    """Inference YAML: the plain values the template needs, taken from the run's recipe, + the template.
+
+    Nothing of the run's YAML is run or copied but plain values (numbers, strings, lists and
+    mappings of them): a value built by a tag (``!new:``, ``!apply:`` ...) is refused. The run's
+    module definitions must be the template's (the recipe's), else the exported model would not
+    be the trained one: a ``ValueError`` names the first that differs. A run made before the
+    package's modules moved names them by their old paths: the same definitions. ``tokenizer_sha256``
+    is recorded for the tokenizer check at load (:func:`load_tokenizer`).
+    """
+    import yaml
+
+    from ..recipe.hparams import first_tag, read_tagged_yaml
+    from ..recipe.runs import MODULE_KEYS
+
+    try:
+        run = read_tagged_yaml(recipe_text)
+    except (yaml.YAMLError, ValueError) as err:
+        raise ValueError(f"{where}: not a readable hyperpyyaml file ({str(err).splitlines()[0]})") from None
+    template_text = inference_template()
+    extras = {"tokenizer_sha256": tokenizer_sha256}
+    wanted = template_values(template_text)
+    keys = [k for k in run if k in wanted and k not in extras]
+    missing = [k for k in wanted if k not in run and k not in extras]
+    if missing:
+        raise ValueError(f"{where} lacks {', '.join(missing)} (needed by the model definitions)")
+    values: Dict[str, Any] = {}
+    for key in keys:
+        tag = first_tag(run[key])
+        if tag is not None:
+            raise ValueError(f"{where}: {key} is built by the tag {tag.tag}, not a plain value; export copies "
+                             "plain values only (numbers, strings, lists, mappings)")
+        values[key] = run[key]
+    values.update(extras)
+    body = yaml.safe_dump(values, sort_keys=False, default_flow_style=None, width=4096, allow_unicode=True)
+    if body.startswith("{"):  # only scalars: block style at the top all the same
+        body = yaml.safe_dump(values, sort_keys=False, default_flow_style=False, width=4096, allow_unicode=True)
+    text = HEADER + body + "\n" + template_text
+    built = _definition(read_tagged_yaml(text))
+    for key in MODULE_KEYS:
+        if _definition(run.get(key)) != built[key]:
+            raise ValueError(f"{where}: its {key} definition differs from the recipe's (the package's "
+                             "templates/inference.yaml); export writes the recipe's module definitions only")
+    return text
+
+
+def _definition(node: Any) -> Any:
+    """What ``node`` builds, for comparison: without the template's ``svd_init`` arguments (how it builds
+    the modules, not what it builds), and with tags that name a moved module by its current path."""
+    from .. import current_name
+    from ..recipe.hparams import Tagged
+
+    if isinstance(node, Tagged):
+        value = _definition(node.value)
+        if isinstance(value, dict):
+            value.pop("svd_init", None)
+        kind, colon, name = node.tag.partition(":")
+        return Tagged(kind + colon + current_name(name) if colon else node.tag, value)
+    if isinstance(node, dict):
+        return {k: _definition(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_definition(v) for v in node]
+    return node
+
+
+# ---------------------------------------------------------------------------
+# What an export of a recipe run holds
+
+
+@dataclass
+class FolderContents:
+    """A model folder before it is written: the recipe run, the checkpoint chosen, the inference YAML."""
+
+    run: Any  # recipe.runs.RunInfo
+    choice: Any  # recipe.runs.CheckpointChoice
+    hparams_text: str
+
+    @property
+    def tokenizer(self) -> Path:
+        """The run's sentencepiece model (``tokenizer.ckpt`` in the folder)."""
+        return Path(self.run.tokenizer_model)
+
+
+def contents_from_run(run: Any, ckpt: str = "average", num_avg: Optional[int] = None) -> FolderContents:
+    """What an export of a recipe run (a folder, or its :func:`~speechbrain_tinyconf.recipe.runs.read_run`)
+    holds, checked before anything is written: the checkpoint chosen as the recipe's evaluation does
+    (``num_avg`` defaults to the recipe's ``avg_checkpoints``), a tokenizer of the model's vocabulary
+    size, the inference YAML (:func:`inference_hparams_text`). A ``ValueError`` names what is wrong."""
+    from ..recipe.runs import choose_checkpoint, read_run
+
+    if not hasattr(run, "recipe_text"):
+        run = read_run(run)
+    if num_avg is None:  # like the recipe's evaluation
+        num_avg = int(run.recipe.get("avg_checkpoints", 1))
+    choice = choose_checkpoint(run.run_dir, ckpt, num_avg)
+    problem = vocabulary_problem(run.tokenizer_model, tokenizer_pieces(run.tokenizer_model),
+                                 str(choice.sources[0].paramfiles["model"]), output_size(choice.state_dict))
+    if problem:
+        raise ValueError(problem)
+    text = inference_hparams_text(run.recipe_text, sha256_file(run.tokenizer_model),
+                                  str(Path(run.run_dir) / "hyperparams.yaml"))
+    return FolderContents(run, choice, text)
+
+
+def write_model_files(folder: PathLike, contents: FolderContents) -> None:
+    """Writes :data:`MODEL_FILES` of ``contents`` into ``folder`` (the one :func:`staged_folder` gives)."""
+    import torch
+
+    folder = Path(folder)
+    (folder / FILES["hparams"]).write_text(contents.hparams_text, encoding="utf-8")
+    torch.save(contents.choice.state_dict, folder / FILES["model"])
+    shutil.copyfile(contents.choice.normalizer_path, folder / FILES["normalizer"])
+    shutil.copyfile(contents.tokenizer, folder / FILES["tokenizer"])
+
+
+def write_marker(folder: PathLike, contents: FolderContents,
+                 exported_by: str = "speechbrain_tinyconf.pretrained.export") -> Dict[str, Any]:
+    """Writes :data:`EXPORT_MARKER` last (what was exported, from where, and the fingerprint of each
+    binary file); returns it."""
+    folder = Path(folder)
+    marker = {"exported_by": exported_by, "run_dir": str(Path(contents.run.run_dir).resolve()),
+              "checkpoints": [Path(c.path).name for c in contents.choice.sources], "mode": contents.choice.mode,
+              "files": {name: file_record(folder / name) for name in FINGERPRINTED}}
+    (folder / EXPORT_MARKER).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
+    return marker
+
+
+def instantiate_run(run_dir: PathLike, ckpt: str = "average") -> Tuple[Dict[str, Any], Path]:
+    """The model an export of ``run_dir`` would hold, built in memory (nothing written, nothing of the run's
+    YAML run): ``(hparams, tokenizer file)``. Errors are those of :func:`contents_from_run`, and a
+    :class:`ModelMismatchError` when the checkpoint does not fit the module definitions."""
+    from hyperpyyaml import load_hyperpyyaml
+
+    from ..lobes.lowrank import svd_init_skipped
+
+    contents = contents_from_run(run_dir, ckpt)
+    where = str(contents.choice.sources[0].paramfiles["model"])
+    with svd_init_skipped():
+        hparams = load_hyperpyyaml(contents.hparams_text)
+    try:
+        hparams["model"].load_state_dict(contents.choice.state_dict, strict=True)
+    except RuntimeError as err:
+        raise ModelMismatchError(mismatch_line(where, err)) from None
+    hparams["normalize"]._load(str(contents.choice.normalizer_path))
+    return hparams, contents.tokenizer
+
+
 # ---------------------------------------------------------------------------
 # Reading a model folder
+
+
+def looks_like_model_folder(path: PathLike) -> bool:
+    """Whether ``path`` is meant as a model folder: it has the marker or one of the checkpoints (a folder
+    exported before markers; or a broken one, which :func:`validate_model_folder` then explains)."""
+    path = Path(path)
+    return path.is_dir() and ((path / EXPORT_MARKER).is_file() or
+                              any((path / name).is_file() for name in MODEL_FILES[1:]))
 
 
 def check_model_dir(model_dir: PathLike) -> Path:
@@ -127,10 +326,10 @@ def check_model_dir(model_dir: PathLike) -> Path:
     missing = [name for name in MODEL_FILES if not (model_dir / name).is_file()]
     if len(missing) == 1:
         raise ModelFolderError(f"{model_dir / missing[0]}: missing (a model folder written by "
-                               "python -m speechbrain_tinyconf.export has it)")
+                               "tinyconf-export has it)")
     if missing:
         raise ModelFolderError(f"{', '.join(missing)} missing in {model_dir} "
-                               "(not a model folder written by python -m speechbrain_tinyconf.export)")
+                               "(not a model folder written by tinyconf-export)")
     return model_dir
 
 
@@ -148,43 +347,54 @@ def read_marker(model_dir: PathLike) -> Optional[Dict[str, Any]]:
     return marker
 
 
+def read_checkpoint(path: PathLike) -> Any:
+    """``torch.load`` of one of the folder's checkpoints, on CPU; a :class:`ModelFolderError` naming the file
+    if it is missing or cannot be read (as :func:`speechbrain_tinyconf.recipe.checkpoints.load_state` says
+    it of a run's checkpoint)."""
+    import torch
+
+    path = Path(path)
+    if not path.exists():
+        raise ModelFolderError(f"{path}: missing")
+    if not path.is_file():
+        raise ModelFolderError(f"{path}: not a file")
+    try:
+        return torch.load(path, map_location="cpu")
+    except Exception as err:
+        raise ModelFolderError(f"{path}: corrupt or not a PyTorch checkpoint ({_first_line(err)})") from err
+
+
 def model_folder_problem(model_dir: PathLike) -> Optional[str]:
     """``"<file>: <why>"`` for the first file of a model folder that is missing, unreadable or does not
     belong with the others, else None. In order: the files are there, ``hyperparams.yaml`` is YAML,
     the checkpoints and the tokenizer load, the tokenizer's vocabulary is the model's, and each
     file is the one the marker records. (Whether ``model.ckpt`` fits ``hyperparams.yaml`` is
     checked by the strict load itself, :func:`load_model_strict`.)"""
-    from ..recipe.checkpoints import first_line, load_state
     from ..recipe.hparams import read_plain_yaml
 
     model_dir = Path(model_dir)
     try:
         check_model_dir(model_dir)
-        hp_path = model_dir / "hyperparams.yaml"
+        hp_path = model_dir / FILES["hparams"]
         try:
             read_plain_yaml(hp_path.read_text(encoding="utf-8"))
         except Exception as err:
-            return f"{hp_path}: not valid YAML ({first_line(err)})"
-        states = {}
-        for name in ("model.ckpt", "normalizer.ckpt"):
-            try:
-                states[name] = load_state(model_dir / name)
-            except ValueError as err:
-                return str(err)
-        pieces = tokenizer_pieces(model_dir / "tokenizer.ckpt")
+            return f"{hp_path}: not valid YAML ({_first_line(err)})"
+        model = read_checkpoint(model_dir / FILES["model"])
+        read_checkpoint(model_dir / FILES["normalizer"])
+        pieces = tokenizer_pieces(model_dir / FILES["tokenizer"])
         marker = read_marker(model_dir)
     except ModelFolderError as err:
         return str(err)
-    model = states["model.ckpt"]
     outputs = output_size(model) if isinstance(model, dict) else None
-    problem = vocabulary_problem(model_dir / "tokenizer.ckpt", pieces, str(model_dir / "model.ckpt"), outputs)
+    problem = vocabulary_problem(model_dir / FILES["tokenizer"], pieces, str(model_dir / FILES["model"]), outputs)
     if problem:
         return problem
     recorded = (marker or {}).get("files") or {}
     for name in FINGERPRINTED:
         want = (recorded.get(name) or {}).get("sha256") if isinstance(recorded.get(name), dict) else None
         if want and sha256_file(model_dir / name) != want:
-            partner = "model.ckpt" if name != "model.ckpt" else "tokenizer.ckpt"
+            partner = FILES["model"] if name != FILES["model"] else FILES["tokenizer"]
             return (f"{model_dir / name} is not the file exported with {model_dir / partner} (its sha256 differs "
                     f"from the one {EXPORT_MARKER} records): the folder was changed after export; export it again")
     return None
@@ -198,6 +408,69 @@ def validate_model_folder(model_dir: PathLike) -> Path:
     return Path(model_dir)
 
 
+def instantiate(model_dir: PathLike) -> Dict[str, Any]:
+    """Checks ``model_dir`` (:func:`validate_model_folder`), loads its ``hyperparams.yaml`` and its files
+    through the folder's own pretrainer, as ``EncoderDecoderASR`` does (no fetching, no links); returns
+    the hparams. The low-rank factors skip the SVD initialisation that the checkpoint overwrites."""
+    from hyperpyyaml import load_hyperpyyaml
+
+    from ..lobes.lowrank import svd_init_skipped
+
+    model_dir = validate_model_folder(model_dir)
+    with open(model_dir / FILES["hparams"], encoding="utf-8") as f, svd_init_skipped():
+        hparams = load_hyperpyyaml(f)
+    pretrainer = hparams["pretrainer"]
+    pretrainer.set_collect_in(None)
+    pretrainer.collect_files(default_source=str(model_dir))
+    pretrainer.load_collected()
+    return hparams
+
+
+def load_model(model_dir: PathLike, streaming: bool = False, device: str = "cpu", savedir: Optional[PathLike] = None):
+    """``EncoderDecoderASR`` (or ``StreamingASR``) from a local model folder, offline.
+
+    Without ``savedir`` the files are used in place (no links, nothing written). The folder is
+    checked first (:func:`validate_model_folder`: every file there and readable, the tokenizer the
+    model's), and its low-rank factors skip the SVD initialisation that the checkpoint would
+    overwrite (folders exported before ``svd_init``).
+    """
+    from speechbrain.inference.ASR import EncoderDecoderASR, StreamingASR
+    from speechbrain.utils.fetching import FetchConfig
+
+    from ..lobes.lowrank import svd_init_skipped
+
+    model_dir = validate_model_folder(model_dir).resolve()
+    cls = StreamingASR if streaming else EncoderDecoderASR
+    with svd_init_skipped():
+        return cls.from_hparams(
+            source=str(model_dir),
+            savedir=None if savedir is None else str(savedir),
+            run_opts={"device": device},
+            fetch_config=FetchConfig(allow_network=False),
+        )
+
+
+def load_model_or_explain(model_dir: PathLike, streaming: bool = False, device: str = "cpu"):
+    """:func:`load_model`, with a failure turned into a :class:`ModelFolderError` naming the file at fault."""
+    validate_model_folder(model_dir)
+    try:
+        return load_model(model_dir, streaming=streaming, device=device)
+    except ModelFolderError:
+        raise
+    except Exception as err:
+        where = model_folder_problem(model_dir)
+        if where:
+            raise ModelFolderError(f"cannot load the model: {where}") from err
+        raise ModelFolderError(f"cannot load the model in {model_dir}: {_first_line(err)}") from err
+
+
+def trained_weights(model_dir: PathLike) -> Tuple[Dict[str, Any], Path]:
+    """``(model.ckpt state dict, tokenizer file)`` of a checked model folder (what a new run starts from,
+    ``train.py --init_from``); a :class:`ModelFolderError` naming the file at fault."""
+    model_dir = validate_model_folder(model_dir)
+    return read_checkpoint(model_dir / FILES["model"]), model_dir / FILES["tokenizer"]
+
+
 # ---------------------------------------------------------------------------
 # Pretrainer hooks (named in the exported hyperparams.yaml)
 
@@ -209,9 +482,7 @@ def load_model_strict(module, path: PathLike) -> None:
     checkpoint that does not fit (another architecture, vocabulary or sharing plan) raises a
     :class:`ModelMismatchError`: one line naming the file, the first key that differs and both shapes.
     """
-    from ..recipe.checkpoints import load_state
-
-    state = load_state(path)
+    state = read_checkpoint(path)
     try:
         module.load_state_dict(state, strict=True)
     except RuntimeError as err:
@@ -224,12 +495,10 @@ def load_tokenizer(tokenizer, path: PathLike, vocab_size: Optional[int] = None, 
     ``vocab_size`` (the model's outputs) and ``sha256`` (the exported tokenizer's) come from
     ``hyperparams.yaml``; a tokenizer that differs raises a :class:`ModelFolderError` naming the file.
     """
-    from ..recipe.checkpoints import first_line
-
     try:
         tokenizer.load(str(path))
     except Exception as err:
-        raise ModelFolderError(f"{path}: not a sentencepiece model ({first_line(err)})") from None
+        raise ModelFolderError(f"{path}: not a sentencepiece model ({_first_line(err)})") from None
     pieces = tokenizer.get_piece_size()
     problem = vocabulary_problem(path, pieces, "the model (vocab_size in hyperparams.yaml)", vocab_size)
     if problem:
