@@ -30,15 +30,22 @@ EXTRAS = {
     # bench/ablation.py plots WER against parameters; bench/pocketsphinx_reference.py is the
     # reference recognizer of the real-speech results (its wheel ships an English model)
     "bench": {"matplotlib": ">=3.7", "pocketsphinx": ">=5"},
-    # speechbrain_tinyconf.onnx_export / onnx_runtime, bench/benchmark.py (TorchScript exporter: no onnxscript);
+    # tinyconf-onnx-export, speechbrain_tinyconf.deploy.onnx_runtime, bench/benchmark.py (TorchScript exporter: no onnxscript);
     # onnx-ir: onnxruntime's block-wise int4 quantiser (MatMulNBits, --int4) imports it
     "export": {"onnx": ">=1.23,<2", "onnxruntime": ">=1.31,<2", "onnx-ir": ">=1.1,<2"},
-    # running exported models where people deploy them (python -m speechbrain_tinyconf.onnx_export --format sherpa-onnx)
+    # running exported models where people deploy them (tinyconf-onnx-export --format sherpa-onnx)
     "sherpa": {"sherpa-onnx": ">=1.12"},
 }
 # kaldi-native-fbank: the feature code sherpa-onnx runs, to check the `frontend: kaldi` option against
 EXTRAS["dev"] = {"pytest": ">=7", "kaldi-native-fbank": ">=1.20", **EXTRAS["bench"], **EXTRAS["export"],
                  **EXTRAS["sherpa"]}
+# The command lines (each also runs as python -m <module>; the old paths python -m speechbrain_tinyconf.export,
+# .transcribe and .onnx_export still work for one release).
+CONSOLE_SCRIPTS = {
+    "tinyconf-export": "speechbrain_tinyconf.pretrained.export:main",
+    "tinyconf-transcribe": "speechbrain_tinyconf.pretrained.transcribe:main",
+    "tinyconf-onnx-export": "speechbrain_tinyconf.deploy.onnx_export:main",
+}
 
 
 def _pins() -> dict:
@@ -70,8 +77,9 @@ setup(
     long_description=(HERE / "README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
     packages=find_packages(include=["speechbrain_tinyconf", "speechbrain_tinyconf.*"]),
-    # the model card and inference-YAML templates of speechbrain_tinyconf.export
-    package_data={"speechbrain_tinyconf": ["templates/*.md", "templates/*.yaml"]},
+    # the model card and inference-YAML templates of speechbrain_tinyconf.pretrained (export, model_folder)
+    package_data={"speechbrain_tinyconf.pretrained": ["templates/*.md", "templates/*.yaml"]},
+    entry_points={"console_scripts": [f"{name} = {target}" for name, target in CONSOLE_SCRIPTS.items()]},
     python_requires=">=3.9",
     install_requires=_requirements(REQUIRES),
     extras_require={name: _requirements(spec) for name, spec in EXTRAS.items()},

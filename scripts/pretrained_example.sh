@@ -20,4 +20,4 @@ model, audio = sys.argv[1:]
 asr = EncoderDecoderASR.from_hparams(source=model, savedir=None)
 print(f"EncoderDecoderASR: {asr.transcribe_file(audio)}")
 PY
-python -m speechbrain_tinyconf.transcribe "$MODEL" "$AUDIO"
+tinyconf-transcribe "$MODEL" "$AUDIO"

@@ -12,9 +12,9 @@ import pytest
 import yaml
 from hyperpyyaml import load_hyperpyyaml
 
-from speechbrain_tinyconf.export import model_size
-from speechbrain_tinyconf.hparams import resolved_yaml
-from speechbrain_tinyconf.runs import parse_wer_file
+from speechbrain_tinyconf.pretrained.export import model_size
+from speechbrain_tinyconf.recipe.hparams import resolved_yaml
+from speechbrain_tinyconf.recipe.runs import parse_wer_file
 
 ROOT = Path(__file__).resolve().parents[1]
 RECIPE = ROOT / "hparams" / "transducer_recipe.yaml"
@@ -149,7 +149,7 @@ def test_real_schedule_reaches_train_py_as_written(tmp_path):
     """The command line built for a run parses (SpeechBrain's parser) back to the table's values."""
     import speechbrain as sb
 
-    from speechbrain_tinyconf.hparams import load_recipe_hparams
+    from speechbrain_tinyconf.recipe.hparams import load_recipe_hparams
 
     table = plan.load_table(plan.DEFAULT_TABLE)
     variant = next(v for v in table.variants if v.role == "iv")

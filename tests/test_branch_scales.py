@@ -11,7 +11,7 @@ from speechbrain.nnet.attention import RelPosEncXL
 from speechbrain.utils.dynamic_chunk_training import DynChunkTrainConfig
 
 from speechbrain_tinyconf import SharedConformerEncoder, size_report
-from speechbrain_tinyconf.scales import ChannelScale
+from speechbrain_tinyconf.lobes.scales import ChannelScale
 
 CFG = dict(num_layers=4, d_model=32, d_ffn=64, nhead=4, kernel_size=7, dropout=0.0)
 TOL = 1e-5
@@ -175,7 +175,7 @@ def test_regular_attention_is_refused_with_the_field():
 def test_a_run_saved_before_scales_were_modules_does_not_resume(tmp_path):
     """Its weights load (keys renamed), but Adam's state follows the old parameter order: train.py's
     resume check (runs.resume_problem) refuses the run folder with a message saying so."""
-    from speechbrain_tinyconf.runs import resume_problem
+    from speechbrain_tinyconf.recipe.runs import resume_problem
 
     enc = SharedConformerEncoder(**CFG, sharing={"branch_scales": 0.1})
     legacy = {}

@@ -8,8 +8,8 @@ from speechbrain.nnet.attention import RelPosEncXL
 from speechbrain.utils.checkpoints import Checkpointer
 
 from speechbrain_tinyconf import SharedConformerEncoder, size_report
-from speechbrain_tinyconf.encoder import tied_aliases
-from speechbrain_tinyconf.size import count_macs
+from speechbrain_tinyconf.lobes.encoder import tied_aliases
+from speechbrain_tinyconf.lobes.size import count_macs
 
 CFG = dict(num_layers=6, d_model=32, d_ffn=64, nhead=4, kernel_size=5)
 PLAN = {

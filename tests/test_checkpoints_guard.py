@@ -2,7 +2,7 @@
 
 import torch
 
-from speechbrain_tinyconf.checkpoints import checkpoint_problem, quarantine_incomplete_checkpoints
+from speechbrain_tinyconf.recipe.checkpoints import checkpoint_problem, quarantine_incomplete_checkpoints
 
 REQUIRED = ["model", "counter"]
 

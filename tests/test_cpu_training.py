@@ -6,8 +6,8 @@ import logging
 import pytest
 import torch
 
-from speechbrain_tinyconf.cpu_training import FastDropout, cpu_precision, use_fast_dropout
-from speechbrain_tinyconf.progress import epoch_counter
+from speechbrain_tinyconf.recipe.cpu_training import FastDropout, cpu_precision, use_fast_dropout
+from speechbrain_tinyconf.recipe.progress import epoch_counter
 
 
 @pytest.mark.parametrize("p", [0.1, 0.3])
@@ -39,7 +39,7 @@ def test_fast_dropout_gradient_is_the_mask_and_eval_is_identity():
 
 
 def test_swapped_model_is_unchanged_for_inference_and_checkpoints():
-    from speechbrain_tinyconf.hparams import load_detached
+    from speechbrain_tinyconf.recipe.hparams import load_detached
 
     hp = load_detached("hparams/shared_lowrank_5M.yaml", {"num_encoder_layers": 4, "sharing": {"unique_blocks": 2}})
     model = hp["model"].eval()
@@ -79,7 +79,7 @@ def test_early_stopping_counts_evaluations_not_epochs():
 def test_robust_augmentation_draws_noise_and_narrowband():
     import random
 
-    from speechbrain_tinyconf.hparams import load_detached
+    from speechbrain_tinyconf.recipe.hparams import load_detached
 
     hp = load_detached("hparams/shared_lowrank_5M.yaml", {"robust_augment_prob": 1.0})
     torch.manual_seed(0)

@@ -49,7 +49,7 @@ def run_dir(trained_run):
 @pytest.fixture(scope="module")
 def model_dir(run_dir):
     out = run_dir.parent / "model"
-    proc = subprocess.run([sys.executable, "-m", "speechbrain_tinyconf.export", str(run_dir), str(out)],
+    proc = subprocess.run([sys.executable, "-m", "speechbrain_tinyconf.pretrained.export", str(run_dir), str(out)],
                           capture_output=True, text=True, env=ENV, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return out
@@ -61,7 +61,7 @@ def recipe(run_dir):
     import sentencepiece as spm
     from speechbrain.utils.checkpoints import average_checkpoints
 
-    from speechbrain_tinyconf.hparams import load_recipe_hparams
+    from speechbrain_tinyconf.recipe.hparams import load_recipe_hparams
 
     hp = load_recipe_hparams(run_dir / "hyperparams.yaml")
     hp["checkpointer"].recover_if_possible()  # Brain.on_evaluate_start
@@ -128,7 +128,7 @@ def _real_recordings(n=2):
 def test_export_folder_is_self_contained(run_dir, model_dir, asr, recipe):
     from speechbrain.nnet.containers import LengthsCapableSequential
 
-    from speechbrain_tinyconf.size import size_report
+    from speechbrain_tinyconf.lobes.size import size_report
 
     names = sorted(p.name for p in model_dir.iterdir())
     assert names == ["README.md", "hyperparams.yaml", "model.ckpt", "normalizer.ckpt", "tinyconf-export.json",
@@ -180,7 +180,7 @@ def test_streaming_equals_direct_chunked_decoding(streaming_asr, recipe, audio_f
     from speechbrain.utils.filter_analysis import stack_filter_properties
     from speechbrain.utils.streaming import split_fixed_chunks
 
-    from speechbrain_tinyconf.transcribe import transcribe_streaming
+    from speechbrain_tinyconf.pretrained.transcribe import transcribe_streaming
 
     hp = recipe
     config = DynChunkTrainConfig(8, 2)
@@ -217,7 +217,7 @@ def parse_model_card(text: str) -> tuple:
 
 
 def test_model_card_numbers_come_from_the_run(run_dir, model_dir, asr):
-    from speechbrain_tinyconf.size import size_report
+    from speechbrain_tinyconf.lobes.size import size_report
 
     front, body = parse_model_card((model_dir / "README.md").read_text())
     assert front["language"] == "en" and front["license"] == "apache-2.0" and front["library_name"] == "speechbrain"
@@ -242,7 +242,7 @@ def test_model_card_numbers_come_from_the_run(run_dir, model_dir, asr):
 def test_export_best_checkpoint_and_errors(run_dir, tmp_path):
     from speechbrain.utils.checkpoints import Checkpointer
 
-    from speechbrain_tinyconf.export import export, main
+    from speechbrain_tinyconf.pretrained.export import export, main
 
     out = export(run_dir, tmp_path / "best", ckpt="best")
     best = Checkpointer(str(run_dir / "save")).find_checkpoints(min_key="loss")[0]
@@ -270,7 +270,7 @@ def test_cli_transcribes_resamples_and_reports_bad_files(model_dir, asr, audio_f
     short = tmp_path / "short.wav"
     sf.write(short, np.zeros(100, dtype=np.float32), 16000)
     good = [audio_files[k] for k in ("mono", "stereo", "8000", "44100")]
-    cmd = [sys.executable, "-m", "speechbrain_tinyconf.transcribe", str(model_dir), str(good[0]), str(missing),
+    cmd = [sys.executable, "-m", "speechbrain_tinyconf.pretrained.transcribe", str(model_dir), str(good[0]), str(missing),
            str(corrupt), str(good[1]), str(unsupported), str(good[2]), str(short), str(good[3])]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=ENV, timeout=300)
     assert proc.returncode == 1, proc.stderr[-3000:]
@@ -288,7 +288,7 @@ def test_cli_streaming(model_dir, streaming_asr, audio_files, tmp_path):
     from speechbrain.utils.dynamic_chunk_training import DynChunkTrainConfig
 
     path = audio_files["mono"]
-    cmd = [sys.executable, "-m", "speechbrain_tinyconf.transcribe", str(model_dir), str(path),
+    cmd = [sys.executable, "-m", "speechbrain_tinyconf.pretrained.transcribe", str(model_dir), str(path),
            "--streaming", "--chunk-ms", "320", "--left-chunks", "2"]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=ENV, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -298,7 +298,7 @@ def test_cli_streaming(model_dir, streaming_asr, audio_files, tmp_path):
 
 
 def test_cli_error_messages(tmp_path, capsys):
-    from speechbrain_tinyconf.transcribe import main
+    from speechbrain_tinyconf.pretrained.transcribe import main
 
     assert main([str(tmp_path), "a.wav"]) == 2
     err = capsys.readouterr().err
@@ -312,12 +312,12 @@ def test_cli_error_messages(tmp_path, capsys):
 
 
 def _cli(*args, timeout=300):
-    cmd = [sys.executable, "-m", "speechbrain_tinyconf.transcribe", *map(str, args)]
+    cmd = [sys.executable, "-m", "speechbrain_tinyconf.pretrained.transcribe", *map(str, args)]
     return subprocess.run(cmd, capture_output=True, text=True, env=ENV, timeout=timeout)
 
 
 def test_export_never_writes_into_a_run_folder(run_dir, model_dir, tmp_path):
-    from speechbrain_tinyconf.export import main
+    from speechbrain_tinyconf.pretrained.export import main
 
     before = {p: p.read_bytes() for p in (run_dir / "hyperparams.yaml", run_dir / "command.txt")}
     readme = run_dir / "README.md"
@@ -334,7 +334,7 @@ def test_export_never_writes_into_a_run_folder(run_dir, model_dir, tmp_path):
 
 
 def test_export_errors_name_the_folder(run_dir, tmp_path, capsys):
-    from speechbrain_tinyconf.export import main
+    from speechbrain_tinyconf.pretrained.export import main
 
     assert main([str(run_dir), str(run_dir)]) == 2
     assert f"{run_dir} is a recipe run folder" in capsys.readouterr().err
@@ -346,7 +346,7 @@ def test_exported_hparams_write_each_value_once(model_dir):
     """Top-level values are referenced by the module definitions: editing one changes the model."""
     from hyperpyyaml import load_hyperpyyaml
 
-    from speechbrain_tinyconf.hparams import read_plain_yaml
+    from speechbrain_tinyconf.recipe.hparams import read_plain_yaml
 
     text = (model_dir / "hyperparams.yaml").read_text()
     top = read_plain_yaml(text)
@@ -390,7 +390,7 @@ def test_cli_reports_nan_and_inf_audio(model_dir, audio_files, tmp_path):
 @pytest.mark.parametrize("flag,value", [("--left-chunks", "-1"), ("--left-chunks", "x"), ("--chunk-ms", "nan"),
                                         ("--chunk-ms", "inf"), ("--chunk-ms", "0"), ("--chunk-ms", "-5")])
 def test_cli_rejects_bad_streaming_options(flag, value, capsys):
-    from speechbrain_tinyconf.transcribe import main
+    from speechbrain_tinyconf.pretrained.transcribe import main
 
     with pytest.raises(SystemExit) as exit_info:
         main(["model", "a.wav", "--streaming", flag, value])
@@ -405,7 +405,7 @@ def test_cli_streams_no_left_context(model_dir, audio_files):
 
 def test_long_files_are_streamed_not_attended_in_full(model_dir, asr, audio_files, tmp_path):
     """Above MAX_FULL_CONTEXT_S the CLI streams (and says so); EncoderDecoderASR refuses, naming --streaming."""
-    from speechbrain_tinyconf.transcribe import MAX_FULL_CONTEXT_S
+    from speechbrain_tinyconf.pretrained.transcribe import MAX_FULL_CONTEXT_S
 
     wav, rate = sf.read(audio_files["mono"], dtype="float32")
     repeats = int(MAX_FULL_CONTEXT_S * rate / len(wav)) + 2
@@ -422,8 +422,8 @@ def test_long_files_are_streamed_not_attended_in_full(model_dir, asr, audio_file
 def test_onnx_export_and_export_name_a_corrupt_checkpoint(model_dir, run_dir, tmp_path, capsys):
     import shutil
 
-    from speechbrain_tinyconf import export as export_mod
-    from speechbrain_tinyconf import onnx_export
+    from speechbrain_tinyconf.deploy import onnx_export
+    from speechbrain_tinyconf.pretrained import export as export_mod
 
     broken = tmp_path / "broken_model"
     shutil.copytree(model_dir, broken)
@@ -442,7 +442,7 @@ def test_onnx_export_and_export_name_a_corrupt_checkpoint(model_dir, run_dir, tm
 
 
 def test_example_recording_and_training_data_in_the_card(run_dir, audio_files, tmp_path):
-    from speechbrain_tinyconf.export import export
+    from speechbrain_tinyconf.pretrained.export import export
 
     out = export(run_dir, tmp_path / "with_example", example=audio_files["mono"])
     card = (out / "README.md").read_text()

@@ -10,8 +10,8 @@ import pytest
 import soundfile as sf
 import torch
 
-from speechbrain_tinyconf.frontend import KaldiFbank
-from speechbrain_tinyconf.predictor import StatelessPredictor
+from speechbrain_tinyconf.lobes.frontend import KaldiFbank
+from speechbrain_tinyconf.lobes.predictor import StatelessPredictor
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT.parent / "shared" / "librispeech-sample" / "LibriSpeech"
@@ -58,8 +58,8 @@ def test_stateless_predictor_has_no_state():
 
 
 def test_recipe_options_sizes():
-    from speechbrain_tinyconf.hparams import load_detached
-    from speechbrain_tinyconf.size import size_report
+    from speechbrain_tinyconf.recipe.hparams import load_detached
+    from speechbrain_tinyconf.lobes.size import size_report
 
     gru = load_detached(ROOT / "hparams" / "shared_lowrank_5M.yaml")
     stateless = load_detached(ROOT / "hparams" / "shared_lowrank_5M.yaml",
@@ -79,8 +79,8 @@ def test_sherpa_options_train_and_decode_with_speechbrain_searchers(trained_sher
     from speechbrain.inference.ASR import StreamingASR
     from speechbrain.utils.dynamic_chunk_training import DynChunkTrainConfig
 
-    from speechbrain_tinyconf.export import export
-    from speechbrain_tinyconf.onnx.load import load_transducer
+    from speechbrain_tinyconf.pretrained.export import export
+    from speechbrain_tinyconf.deploy.load import load_transducer
 
     wer = float((trained_sherpa_run / "wer_test.txt").read_text().split()[1])
     assert wer < 50, f"test WER {wer}: the options must still learn the tone corpus (measured 34.6 %)"
@@ -95,7 +95,7 @@ def test_sherpa_options_train_and_decode_with_speechbrain_searchers(trained_sher
         beam_tokens = beam(mods.encode(wav[None]))[0][0]
     assert greedy_tokens and beam_tokens
     model_dir = export(trained_sherpa_run, tmp_path / "model")
-    proc = subprocess.run([sys.executable, "-m", "speechbrain_tinyconf.transcribe", str(model_dir), str(path)],
+    proc = subprocess.run([sys.executable, "-m", "speechbrain_tinyconf.pretrained.transcribe", str(model_dir), str(path)],
                           capture_output=True, text=True, env=ENV, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     reference = dict(line.split(" ", 1) for line in (path.parent / "7-11.trans.txt").read_text().splitlines())[path.stem]

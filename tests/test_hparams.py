@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from speechbrain_tinyconf import SharedConformerEncoder, size_report
-from speechbrain_tinyconf.hparams import load_recipe_hparams, variant_overrides
+from speechbrain_tinyconf.recipe.hparams import load_recipe_hparams, variant_overrides
 
 ROOT = Path(__file__).resolve().parents[1]
 VARIANTS = sorted(p for p in (ROOT / "hparams").glob("*.yaml") if p.name != "transducer_recipe.yaml")
@@ -73,7 +73,7 @@ def test_bad_variant_files_name_the_problem(tmp_path):
 
 
 def test_load_detached_leaves_no_folder_behind(tmp_path, monkeypatch):
-    from speechbrain_tinyconf.hparams import load_detached
+    from speechbrain_tinyconf.recipe.hparams import load_detached
 
     monkeypatch.chdir(tmp_path)  # the recipe's default output folder is relative (results/...)
     hp = load_detached(ROOT / "tests" / "configs" / "tiny.yaml", {"d_model": 48})

@@ -29,7 +29,7 @@ def _run(corpus: Path, out: Path, *extra: str) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="module")
 def exported(trained_run, tmp_path_factory):
     out = tmp_path_factory.mktemp("init_from") / "model"
-    proc = subprocess.run([sys.executable, "-m", "speechbrain_tinyconf.export", str(trained_run), str(out)],
+    proc = subprocess.run([sys.executable, "-m", "speechbrain_tinyconf.pretrained.export", str(trained_run), str(out)],
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     return out
@@ -38,7 +38,7 @@ def exported(trained_run, tmp_path_factory):
 @pytest.mark.parametrize("kind", ["run", "export"])
 def test_fresh_run_starts_from_the_source_weights_and_tokenizer(kind, trained_run, exported, learnable_corpus,
                                                                tmp_path):
-    from speechbrain_tinyconf.runs import choose_checkpoint
+    from speechbrain_tinyconf.recipe.runs import choose_checkpoint
 
     source = trained_run if kind == "run" else exported
     out = tmp_path / "finetune"

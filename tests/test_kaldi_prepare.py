@@ -278,7 +278,7 @@ def test_min_duration_is_what_the_model_can_take(frontend):
     0.001 s input does not (the padding RuntimeError of the issue)."""
     import torch
 
-    from speechbrain_tinyconf.hparams import load_detached
+    from speechbrain_tinyconf.recipe.hparams import load_detached
 
     hp = load_detached(ROOT / "tests" / "configs" / "tiny.yaml", {"frontend": frontend})
 

@@ -100,8 +100,8 @@ EVERY_TARGET = {"unique_blocks": 2, "low_rank": {"targets": ["ffn", "attention",
 
 
 def test_svd_init_skipped_builds_without_svd_and_keeps_the_random_stream(monkeypatch):
-    from speechbrain_tinyconf.encoder import SharedConformerEncoder
-    from speechbrain_tinyconf.lowrank import svd_init_skipped
+    from speechbrain_tinyconf.lobes.encoder import SharedConformerEncoder
+    from speechbrain_tinyconf.lobes.lowrank import svd_init_skipped
 
     calls = _count_svds(monkeypatch)
 
@@ -131,7 +131,7 @@ def test_svd_init_skipped_builds_without_svd_and_keeps_the_random_stream(monkeyp
 
 
 def test_regular_mha_parametrisation_skips_svd_too(monkeypatch):
-    from speechbrain_tinyconf.encoder import SharedConformerEncoder
+    from speechbrain_tinyconf.lobes.encoder import SharedConformerEncoder
 
     calls = _count_svds(monkeypatch)
     SharedConformerEncoder(num_layers=2, d_model=16, d_ffn=32, nhead=2, kernel_size=3, attention_type="regularMHA",

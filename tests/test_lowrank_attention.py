@@ -11,8 +11,8 @@ from speechbrain.nnet.attention import RelPosEncXL, RelPosMHAXL
 from speechbrain.utils.dynamic_chunk_training import DynChunkTrainConfig
 
 from speechbrain_tinyconf import LowRankRelPosMHAXL, SharedConformerEncoder, SharingPlan
-from speechbrain_tinyconf.hparams import read_plain_yaml, resolved_yaml
-from speechbrain_tinyconf.size import encoder_macs
+from speechbrain_tinyconf.recipe.hparams import read_plain_yaml, resolved_yaml
+from speechbrain_tinyconf.lobes.size import encoder_macs
 
 ROOT = Path(__file__).resolve().parents[1]
 TOL = 1e-5

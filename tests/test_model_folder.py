@@ -56,13 +56,15 @@ class Ran:
 
 @pytest.fixture
 def cli(capsys):
-    """``cli(module, *args)``: ``speechbrain_tinyconf.<module>.main(args)`` in this process (a subprocess
+    """``cli(command, *args)``: the ``main(args)`` of ``tinyconf-<command>`` in this process (a subprocess
     per call would import torch each time); an exception escaping main fails the test, as a traceback would."""
     import importlib
 
-    def run(module: str, *args) -> Ran:
+    modules = {"export": "pretrained.export", "transcribe": "pretrained.transcribe", "onnx_export": "deploy.onnx_export"}
+
+    def run(command: str, *args) -> Ran:
         capsys.readouterr()
-        code = importlib.import_module(f"speechbrain_tinyconf.{module}").main([str(a) for a in args])
+        code = importlib.import_module(f"speechbrain_tinyconf.{modules[command]}").main([str(a) for a in args])
         out = capsys.readouterr()
         return Ran(code, out.out, out.err)
 
@@ -79,7 +81,7 @@ def one_error_line(proc, code: int = 2) -> str:
 
 @pytest.fixture(scope="module")
 def model_dir(trained_run, tmp_path_factory):
-    from speechbrain_tinyconf.export import export
+    from speechbrain_tinyconf.pretrained.export import export
 
     return export(trained_run, tmp_path_factory.mktemp("mf") / "model")
 
@@ -103,7 +105,7 @@ def broken_copy(model_dir: Path, tmp_path: Path, name: str = "broken") -> Path:
 
 
 def test_marker_records_every_binary_file(model_dir):
-    from speechbrain_tinyconf.model_folder import EXPORT_MARKER, sha256_file
+    from speechbrain_tinyconf.pretrained.model_folder import EXPORT_MARKER, sha256_file
 
     marker = json.loads((model_dir / EXPORT_MARKER).read_text())
     for name in ("model.ckpt", "normalizer.ckpt", "tokenizer.ckpt"):
@@ -121,8 +123,8 @@ def test_tokenizer_of_another_size_is_refused_everywhere(cli, model_dir, wav, tm
     line = one_error_line(cli("transcribe", broken, wav))
     assert line == (f"error: {broken / 'tokenizer.ckpt'} has 40 pieces but {broken / 'model.ckpt'} outputs 24 "
                     "tokens: the tokenizer is not this model's (vocabulary sizes differ)")
-    from speechbrain_tinyconf.model_folder import ModelFolderError
-    from speechbrain_tinyconf.onnx_export import main as onnx_main
+    from speechbrain_tinyconf.pretrained.model_folder import ModelFolderError
+    from speechbrain_tinyconf.deploy.onnx_export import main as onnx_main
 
     with pytest.raises(ModelFolderError, match="tokenizer.ckpt has 40 pieces but the model .vocab_size in "
                                                 "hyperparams.yaml. outputs 24 tokens"):
@@ -139,7 +141,7 @@ def test_tokenizer_of_the_same_size_is_refused_by_its_fingerprint(cli, model_dir
     (broken / "tokenizer.ckpt").write_bytes(sentencepiece_model(24, seed=1))
     line = one_error_line(cli("transcribe", broken, wav))
     assert line.startswith(f"error: {broken / 'tokenizer.ckpt'} is not the file exported with {broken / 'model.ckpt'}")
-    from speechbrain_tinyconf.model_folder import ModelFolderError
+    from speechbrain_tinyconf.pretrained.model_folder import ModelFolderError
 
     (broken / "tinyconf-export.json").unlink()  # plain SpeechBrain reads the fingerprint in hyperparams.yaml
     with pytest.raises(ModelFolderError, match="is not the tokenizer this model was exported with"):
@@ -169,7 +171,7 @@ def test_export_overwrite_killed_after_model_ckpt_leaves_the_old_export(cli, mod
     before = snapshot(target)
     script = (
         "import os, signal, sys, torch\n"
-        "import speechbrain_tinyconf.export as e\n"
+        "import speechbrain_tinyconf.pretrained.export as e\n"
         "real = torch.save\n"
         "def save(obj, path, *a, **k):\n"
         "    real(obj, path, *a, **k)\n"
@@ -190,7 +192,7 @@ def test_export_overwrite_killed_after_model_ckpt_leaves_the_old_export(cli, mod
 
 def test_failed_export_leaves_the_old_one_and_nothing_else(model_dir, trained_run, tmp_path, monkeypatch, capsys):
     """Items 5 and 11: an error while writing (a full disk) is one line; the old export stays as it was."""
-    import speechbrain_tinyconf.export as export_mod
+    import speechbrain_tinyconf.pretrained.export as export_mod
 
     target = broken_copy(model_dir, tmp_path, "model")
     before = snapshot(target)
@@ -216,8 +218,7 @@ def test_failed_export_leaves_the_old_one_and_nothing_else(model_dir, trained_ru
 
 def test_loading_a_model_folder_computes_no_svd(model_dir, monkeypatch):
     """Item 9: the checkpoint replaces the low-rank factors, so loading factorises nothing."""
-    from speechbrain_tinyconf.export import instantiate
-    from speechbrain_tinyconf.transcribe import load_model
+    from speechbrain_tinyconf.pretrained.model_folder import instantiate, load_model
 
     calls = []
     real = torch.linalg.svd
@@ -281,14 +282,14 @@ def test_a_changed_model_ckpt_is_refused(cli, model_dir, trained_run, wav, tmp_p
 def test_export_onto_a_file_or_unwritable_folder_is_one_line(trained_run, tmp_path, monkeypatch, capsys):
     """Item 11: an output path that is a file, or a folder that cannot be written (simulated: the tests
     may run as root, who can write anywhere), is one line and exit 2; nothing is left behind."""
-    from speechbrain_tinyconf.export import main
+    from speechbrain_tinyconf.pretrained.export import main
 
     a_file = tmp_path / "taken"
     a_file.write_text("mine\n")
     assert main([str(trained_run), str(a_file)]) == 2
     assert capsys.readouterr().err.strip().splitlines() == [f"error: {a_file} exists and is not a folder"]
     assert a_file.read_text() == "mine\n"
-    import speechbrain_tinyconf.model_folder as mf
+    import speechbrain_tinyconf.pretrained.model_folder as mf
 
     def read_only(*args, **kwargs):
         raise PermissionError(13, "Permission denied", kwargs.get("dir"))
@@ -355,8 +356,8 @@ def test_run_folder_yaml_runs_nothing_during_export(cli, trained_run, tmp_path, 
 def test_template_definitions_are_the_recipes():
     """The exported module definitions (templates/inference.yaml) are hparams/transducer_recipe.yaml's, for
     every variant and front-end/predictor option: export checks this for each run, this checks it for all."""
-    from speechbrain_tinyconf.export import inference_hparams_text
-    from speechbrain_tinyconf.hparams import recipe_yaml
+    from speechbrain_tinyconf.pretrained.model_folder import inference_hparams_text
+    from speechbrain_tinyconf.recipe.hparams import recipe_yaml
 
     for variant in sorted((ROOT / "hparams").glob("*.yaml")):
         if variant.name == "transducer_recipe.yaml":

@@ -25,13 +25,13 @@ import pytest
 import soundfile as sf
 import torch
 
-from speechbrain_tinyconf.onnx.export import export_graph, export_transducer
-from speechbrain_tinyconf.onnx.graphs import EncoderStep, FullEncoder, JointStep, PredictorStep, chunk_geometry
-from speechbrain_tinyconf.onnx.load import load_transducer
-from speechbrain_tinyconf.onnx.passes import dedupe_initializers, quantize_int4, quantize_int8
-from speechbrain_tinyconf.onnx_export import main
-from speechbrain_tinyconf.onnx_runtime import NumpyFbank, OrtTransducer, ort_session
-from speechbrain_tinyconf.size import size_report
+from speechbrain_tinyconf.deploy.export import export_graph, export_transducer
+from speechbrain_tinyconf.deploy.graphs import EncoderStep, FullEncoder, JointStep, PredictorStep, chunk_geometry
+from speechbrain_tinyconf.deploy.load import load_transducer
+from speechbrain_tinyconf.deploy.passes import dedupe_initializers, quantize_int4, quantize_int8
+from speechbrain_tinyconf.deploy.onnx_export import main
+from speechbrain_tinyconf.deploy.onnx_runtime import NumpyFbank, OrtTransducer, ort_session
+from speechbrain_tinyconf.lobes.size import size_report
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -519,7 +519,7 @@ def test_int4_leaves_root_logging_as_it_was(tmp_path):
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
     onnx.save(model, str(tmp_path / "mm.onnx"))
-    code = ("import logging; from speechbrain_tinyconf.onnx.passes import quantize_int4; "
+    code = ("import logging; from speechbrain_tinyconf.deploy.passes import quantize_int4; "
             f"quantize_int4({str(tmp_path / 'mm.onnx')!r}, {str(tmp_path / 'mm.int4.onnx')!r}); "
             "root = logging.getLogger(); print(root.level, len(root.handlers))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
@@ -571,7 +571,7 @@ def tone_eval_set(learnable_corpus):
 def rerecord(onnx_dir: Path) -> None:
     """Records the current size and sha256 of every file in ``onnx_config.json``: a broken export that
     is consistent, so that the quality checks below (not the integrity check) have to catch it."""
-    from speechbrain_tinyconf.model_folder import file_record
+    from speechbrain_tinyconf.pretrained.model_folder import file_record
 
     path = onnx_dir / "onnx_config.json"
     config = json.loads(path.read_text())
@@ -786,19 +786,19 @@ def test_killed_or_failed_export_leaves_an_earlier_one_byte_identical(finished_e
     untouched (full-context and streaming graphs still of one model), and the next export clears the leftovers."""
     import os
 
-    import speechbrain_tinyconf.onnx.export as onnx_export_mod
+    import speechbrain_tinyconf.deploy.export as onnx_export_mod
 
     out = _copy(finished_export, tmp_path)
     before = _snapshot(out)
     script = (
         "import os, signal, sys\n"
-        "import speechbrain_tinyconf.onnx.export as m\n"
+        "import speechbrain_tinyconf.deploy.export as m\n"
         "real = m.export_graph\n"
         "def graph(*a, **k):\n"
         "    real(*a, **k)\n"
         "    os.kill(os.getpid(), signal.SIGKILL)\n"
         "m.export_graph = graph\n"
-        "from speechbrain_tinyconf.onnx_export import main\n"
+        "from speechbrain_tinyconf.deploy.onnx_export import main\n"
         "sys.exit(main(sys.argv[1:]))\n"
     )
     env = _subprocess_env()
@@ -874,7 +874,7 @@ def test_without_onnx_installed_is_one_line_and_writes_nothing(tmp_path):
     import os
 
     script = ("import sys; sys.modules['onnx'] = None\n"
-              "from speechbrain_tinyconf.onnx_export import main\n"
+              "from speechbrain_tinyconf.deploy.onnx_export import main\n"
               "sys.exit(main(sys.argv[1:]))\n")
     env = _subprocess_env()
     out = tmp_path / "onnx"
@@ -889,7 +889,7 @@ def test_without_onnx_installed_is_one_line_and_writes_nothing(tmp_path):
 def test_full_context_decoding_refuses_long_inputs_like_encoder_decoder_asr(ort_fp32):
     """Issue 21 item 8: above MAX_FULL_CONTEXT_S, OrtTransducer.transcribe raises EncoderDecoderASR's message
     (before running the encoder); streaming takes the same input."""
-    from speechbrain_tinyconf.transcribe import MAX_FULL_CONTEXT_S, FullContextLimit
+    from speechbrain_tinyconf.pretrained.transcribe import MAX_FULL_CONTEXT_S, FullContextLimit
 
     long = np.zeros(int((MAX_FULL_CONTEXT_S + 1) * 16000), dtype=np.float32)
     with pytest.raises(ValueError) as ort_error:

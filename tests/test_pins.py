@@ -88,7 +88,7 @@ def test_runtime_imports_no_torch():
     import subprocess
     import sys
 
-    code = ("import sys, speechbrain_tinyconf, speechbrain_tinyconf.onnx_runtime; "
+    code = ("import sys, speechbrain_tinyconf, speechbrain_tinyconf.deploy.onnx_runtime; "
             "print('torch' in sys.modules); speechbrain_tinyconf.SharedConformerEncoder; print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True).stdout
     assert out.split() == ["False", "True"]

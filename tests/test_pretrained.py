@@ -47,7 +47,7 @@ def test_shipped_example_transcribes_as_the_card_says(model):
 
 @pytest.mark.skipif(not SO762.is_dir(), reason=f"speechocean762 absent ({SO762}): only the shipped copy was checked")
 def test_original_recording_in_shared_transcribes_as_the_card_says(model):
-    from speechbrain_tinyconf.transcribe import load_audio, load_model, transcribe_waveform
+    from speechbrain_tinyconf.pretrained.transcribe import load_audio, load_model, transcribe_waveform
 
     _, name, text = card_example(model)
     original = next(SO762.glob(f"audio/*/{name}"))

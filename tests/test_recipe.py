@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from speechbrain_tinyconf.checkpoints import checkpoint_problem
+from speechbrain_tinyconf.recipe.checkpoints import checkpoint_problem
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -256,7 +256,7 @@ def _one_error(proc) -> str:
 def test_train_refuses_an_exported_model_folder_before_writing(trained_run, tmp_path):
     """Item 4: --output_folder pointing at an export (and a mistyped --data_folder): one line, the export
     byte-identical (no save/, log.txt, train.py, hyperparams.yaml rewritten); the export still loads."""
-    from speechbrain_tinyconf.export import export, instantiate
+    from speechbrain_tinyconf.pretrained.export import export, instantiate
 
     model = export(trained_run, tmp_path / "model")
     before = {p.relative_to(model): p.read_bytes() for p in model.rglob("*")}
@@ -283,7 +283,7 @@ def test_second_train_py_on_the_same_folder_is_refused_naming_the_holder(tone_co
     the holder's PID, and writes nothing; once the holder is gone, its lock is taken over."""
     out = tmp_path / "run"
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys; from speechbrain_tinyconf.runs import lock_output_folder as lock; "
+        [sys.executable, "-c", "import sys; from speechbrain_tinyconf.recipe.runs import lock_output_folder as lock; "
          "h = lock(sys.argv[1]); print('locked', flush=True); sys.stdin.read()", str(out)],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=ENV)
     try:
@@ -296,7 +296,7 @@ def test_second_train_py_on_the_same_folder_is_refused_naming_the_holder(tone_co
     finally:
         holder.stdin.close()
         holder.wait(timeout=60)
-    from speechbrain_tinyconf.runs import lock_output_folder
+    from speechbrain_tinyconf.recipe.runs import lock_output_folder
 
     handle, previous = lock_output_folder(out)  # the holder has ended: its lock (PID still in the file) is free
     try:
@@ -306,7 +306,7 @@ def test_second_train_py_on_the_same_folder_is_refused_naming_the_holder(tone_co
 
 
 def test_lock_refuses_while_held_in_this_process_too(tmp_path):
-    from speechbrain_tinyconf.runs import OutputFolderInUse, lock_output_folder
+    from speechbrain_tinyconf.recipe.runs import OutputFolderInUse, lock_output_folder
 
     handle, previous = lock_output_folder(tmp_path / "run")
     try:
@@ -323,7 +323,7 @@ def test_failing_training_step_names_its_utterances():
     import torch
     from speechbrain.dataio.batch import PaddedBatch
 
-    from speechbrain_tinyconf.hparams import load_detached
+    from speechbrain_tinyconf.recipe.hparams import load_detached
 
     train = _train_module()
     hp = load_detached(TINY, {"wav_augment_prob": 0, "fea_augment_prob": 0})
@@ -339,7 +339,7 @@ def test_failing_training_step_names_its_utterances():
 
 def test_output_folder_inside_an_export_is_refused(tmp_path):
     """Item 4: a run folder inside an exported model (or ONNX) folder would change it too."""
-    from speechbrain_tinyconf.runs import output_folder_problem
+    from speechbrain_tinyconf.recipe.runs import output_folder_problem
 
     (tmp_path / "model").mkdir()
     (tmp_path / "model" / "tinyconf-export.json").write_text("{}")
@@ -352,7 +352,7 @@ def test_output_folder_inside_an_export_is_refused(tmp_path):
 def test_resumed_run_builds_its_model_without_svd(trained_run, learnable_corpus, tmp_path, monkeypatch):
     """Item 9 for training: a run with checkpoints (resumed) skips the SVD initialisation its checkpoint
     replaces; a fresh run keeps it (it is that run's initialisation)."""
-    from speechbrain_tinyconf.lowrank import svd_init_is_skipped
+    from speechbrain_tinyconf.lobes.lowrank import svd_init_is_skipped
 
     _train_module()
     import run_setup  # beside train.py: where load_or_exit builds the recipe

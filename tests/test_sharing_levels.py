@@ -5,7 +5,7 @@ import torch
 from speechbrain.nnet.attention import RelPosEncXL
 
 from speechbrain_tinyconf import SharedConformerEncoder, size_report
-from speechbrain_tinyconf.encoder import tied_aliases
+from speechbrain_tinyconf.lobes.encoder import tied_aliases
 
 L, D, F, K, H = 8, 32, 64, 5, 4
 CFG = dict(num_layers=L, d_model=D, d_ffn=F, nhead=H, kernel_size=K)

@@ -8,9 +8,9 @@ import pytest
 import soundfile as sf
 import torch
 
-from speechbrain_tinyconf.onnx.load import load_transducer
-from speechbrain_tinyconf.onnx.sherpa import export_sherpa_onnx, sherpa_files
-from speechbrain_tinyconf.onnx_export import main
+from speechbrain_tinyconf.deploy.load import load_transducer
+from speechbrain_tinyconf.deploy.sherpa import export_sherpa_onnx, sherpa_files
+from speechbrain_tinyconf.deploy.onnx_export import main
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT.parent / "shared" / "librispeech-sample" / "LibriSpeech"
@@ -90,8 +90,8 @@ def test_refusals_name_the_option(trained_run, trained_sherpa_run, tmp_path, cap
     assert main([str(trained_run), str(tmp_path / "a"), "--format", "sherpa-onnx"]) == 2
     assert "train with frontend: kaldi" in capsys.readouterr().err
     gru_kaldi = load_transducer(trained_run)
-    from speechbrain_tinyconf.frontend import KaldiFbank
-    from speechbrain_tinyconf.onnx.sherpa import SherpaExportError
+    from speechbrain_tinyconf.lobes.frontend import KaldiFbank
+    from speechbrain_tinyconf.deploy.sherpa import SherpaExportError
 
     gru_kaldi.compute_features = KaldiFbank()
     with pytest.raises(SherpaExportError, match="train with predictor: stateless"):
@@ -119,6 +119,6 @@ def test_sherpa_files_returns_listed_files_only(exported, tmp_path):
     with pytest.raises(ValueError, match=r"tokens.txt: \d+ bytes, onnx_config.json records \d+"):
         sherpa_files(fp32_only, "fp32")
     with pytest.raises(ValueError, match="is a sherpa-onnx export, not a tinyconf one"):
-        from speechbrain_tinyconf.onnx_runtime import OrtTransducer
+        from speechbrain_tinyconf.deploy.onnx_runtime import OrtTransducer
 
         OrtTransducer(exported)

@@ -42,7 +42,7 @@ def pytorch_wer(run: Path, root: Path) -> float:
     import sentencepiece
     from speechbrain.utils.metric_stats import ErrorRateStats
 
-    from speechbrain_tinyconf.onnx.load import load_transducer
+    from speechbrain_tinyconf.deploy.load import load_transducer
 
     mods = load_transducer(run)
     sp = sentencepiece.SentencePieceProcessor(model_file=str(mods.tokenizer_path))

@@ -16,10 +16,10 @@ import pytest
 import soundfile as sf
 import torch
 
-from speechbrain_tinyconf.onnx.load import load_transducer
-from speechbrain_tinyconf.onnx_export import main
-from speechbrain_tinyconf.onnx.sherpa import SherpaExportError, sherpa_files
-from speechbrain_tinyconf.onnx.sherpa_streaming import SherpaStreamingEncoder, export_sherpa_streaming
+from speechbrain_tinyconf.deploy.load import load_transducer
+from speechbrain_tinyconf.deploy.onnx_export import main
+from speechbrain_tinyconf.deploy.sherpa import SherpaExportError, sherpa_files
+from speechbrain_tinyconf.deploy.sherpa_streaming import SherpaStreamingEncoder, export_sherpa_streaming
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT.parent / "shared" / "librispeech-sample" / "LibriSpeech"

@@ -7,7 +7,7 @@ from speechbrain.lobes.features import StreamingFeatureWrapper
 from speechbrain.utils.filter_analysis import FilterProperties
 from speechbrain.utils.streaming import split_fixed_chunks
 
-from speechbrain_tinyconf.onnx_runtime import stream_chunks
+from speechbrain_tinyconf.deploy.onnx_runtime import stream_chunks
 
 CHUNK = 7 * 640 // 4  # samples per chunk of a 4x-subsampling front-end at 10 ms hops (SpeechBrain's (stride - 1) * C)
 

@@ -91,7 +91,7 @@ def parse_overrides(text: str) -> Dict[str, Any]:
     >>> parse_overrides("lr: [1")
     Traceback (most recent call last):
     ...
-    speechbrain_tinyconf.hparams.OverrideError: --lr=[1: not valid YAML (while parsing a flow sequence)
+    speechbrain_tinyconf.recipe.hparams.OverrideError: --lr=[1: not valid YAML (while parsing a flow sequence)
     """
     given: Dict[str, Any] = {}
     for line in text.splitlines():

@@ -2,13 +2,13 @@
 
 The encoder *is* a ``speechbrain.lobes.models.transformer.Conformer.ConformerEncoder``:
 it builds the same ``num_layers`` (virtual) ``ConformerEncoderLayer`` objects and
-then, following a :class:`~speechbrain_tinyconf.sharing.SharingPlan`,
+then, following a :class:`~speechbrain_tinyconf.lobes.sharing.SharingPlan`,
 
 1. swaps chosen linears for :class:`LowRankLinear` (and ``RelPosMHAXL`` for
    :class:`LowRankRelPosMHAXL`, whose packed QKV projection is one), and
 2. ties parameters: every layer's parameter is replaced by the single tensor of
    its owner key, so layers run SpeechBrain's own layer code on shared weights,
-3. adds the per-layer :class:`~speechbrain_tinyconf.scales.ChannelScale` modules
+3. adds the per-layer :class:`~speechbrain_tinyconf.lobes.scales.ChannelScale` modules
    (``branch_scales``, ``per_layer: [scales]``), untied, inside each layer.
 
 Forward and streaming are SpeechBrain's, untouched.
@@ -50,7 +50,7 @@ class SharedConformerEncoder(ConformerEncoder):
     ``ConformerEncoder``, plus ``sharing`` (a :class:`SharingPlan` or a mapping) and
     ``svd_init``: ``False`` when weights are loaded right after construction (an exported
     model's ``hyperparams.yaml``), so that low-rank factors skip the SVD of random weights
-    (:func:`~speechbrain_tinyconf.lowrank.svd_init_skipped`).
+    (:func:`~speechbrain_tinyconf.lobes.lowrank.svd_init_skipped`).
 
     Example
     -------

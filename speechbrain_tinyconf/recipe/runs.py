@@ -6,9 +6,12 @@ A *run folder* is what ``recipes/LibriSpeech/train.py`` writes to ``output_folde
 (:func:`is_run_folder`), how it is read (:func:`read_run`, :func:`parse_wer_file`), which
 checkpoint is exported from it (:func:`choose_checkpoint`, like the recipe's evaluation) and
 what train.py may do in an existing one (:func:`resume_problem`, :func:`output_folder_problem`,
-:func:`lock_output_folder`). An *exported model folder* (:mod:`speechbrain_tinyconf.export`) holds
-:data:`MODEL_FILES` and is marked by :data:`EXPORT_MARKER`, a file only export writes; what it is,
-and how it is checked, is :mod:`speechbrain_tinyconf.model_folder`.
+:func:`lock_output_folder`). An *exported model folder* (``tinyconf-export``) holds
+:data:`~speechbrain_tinyconf.pretrained.model_folder.MODEL_FILES` and is marked by
+:data:`~speechbrain_tinyconf.pretrained.model_folder.EXPORT_MARKER`, a file only export writes; what
+it is, and how it is read and checked, is :mod:`speechbrain_tinyconf.pretrained.model_folder` (the
+layer above this one, imported where a run meets an exported folder: ``--init_from``, and the
+folders train.py must not write into).
 
 Authors
 -------
@@ -27,8 +30,7 @@ import torch
 
 from .checkpoints import checkpoint_problem, load_state
 from .hparams import resolve_text
-from .model_folder import EXPORT_MARKER, MODEL_FILES, validate_model_folder
-from .scales import has_legacy_scale_keys
+from ..lobes.scales import has_legacy_scale_keys
 
 PathLike = Union[str, Path]
 RUN_FILES = ("command.txt", "train_log.txt", "log.txt")
@@ -49,6 +51,8 @@ SER_LINE = re.compile(r"%SER\s+([\d.]+)\s+\[\s*(\d+)\s*/\s*(\d+)\s*\]")
 
 def is_run_folder(path: PathLike) -> bool:
     """True for a train.py output folder (its ``hyperparams.yaml`` plus checkpoints or logs)."""
+    from ..pretrained.model_folder import EXPORT_MARKER  # an exported folder has a hyperparams.yaml too
+
     path = Path(path)
     if not (path / "hyperparams.yaml").is_file() or (path / EXPORT_MARKER).is_file():
         return False
@@ -223,10 +227,12 @@ def init_source(path: PathLike) -> InitSource:
     """What ``--init_from path`` loads: an exported model folder (its ``model.ckpt`` and
     ``tokenizer.ckpt``) or a run folder (its lowest-validation-loss checkpoint and ``tokenizer/``).
     A ``FileNotFoundError``/``ValueError`` naming the path when it is neither or is incomplete."""
+    from ..pretrained.model_folder import EXPORT_MARKER, trained_weights
+
     path = Path(path)
     if (path / EXPORT_MARKER).is_file():
-        validate_model_folder(path)  # a ValueError naming the missing, broken or mismatched file
-        return InitSource(path, load_state(path / "model.ckpt"), path / "tokenizer.ckpt", f"exported model {path}")
+        state, tokenizer = trained_weights(path)  # a ValueError naming the missing, broken or mismatched file
+        return InitSource(path, state, tokenizer, f"exported model {path}")
     if is_run_folder(path):
         tokenizers = sorted((path / "tokenizer").glob("*.model"))
         if not tokenizers:
@@ -320,7 +326,7 @@ class OutputFolderInUse(RuntimeError):
 
 def output_folder_problem(path: Optional[PathLike]) -> Optional[str]:
     """Why train.py must not write into ``path`` (an exported model or ONNX folder, a file), else None."""
-    from .model_folder import ONNX_CONFIG
+    from ..pretrained.model_folder import EXPORT_MARKER, ONNX_CONFIG
 
     if path is None:
         return None

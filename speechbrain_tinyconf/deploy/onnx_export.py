@@ -1,9 +1,10 @@
 """ONNX export (fp32, int8, int4) of a speechbrain-tinyconf transducer.
 
-    python -m speechbrain_tinyconf.onnx_export SOURCE OUT_DIR [--int8] [--int4] [--chunk-frames 8 16] [--left-chunks 4]
+    tinyconf-onnx-export SOURCE OUT_DIR [--int8] [--int4] [--chunk-frames 8 16] [--left-chunks 4]
         [--overwrite]
 
-``SOURCE`` is a model folder written by :mod:`speechbrain_tinyconf.export`, a
+(or ``python -m speechbrain_tinyconf.deploy.onnx_export``). ``SOURCE`` is a model folder written by
+``tinyconf-export`` (:mod:`speechbrain_tinyconf.pretrained.export`), a
 recipe output folder (``hyperparams.yaml`` + ``save/``; the checkpoint is
 chosen like the recipe's evaluation), or a variant hparams YAML (random
 weights, identity feature normalisation: for sizes and timings only).
@@ -14,15 +15,15 @@ weights, identity feature normalisation: for sizes and timings only).
   (int64 frames). Inside: feature normalisation, CNN front-end, input
   projection, relative positional encoding, the shared Conformer, ``proj_enc``.
 * ``encoder_chunk<C>.onnx`` -- one streaming step of ``C`` encoder frames, with
-  explicit fixed-size caches (see :class:`speechbrain_tinyconf.onnx.graphs.EncoderStep`);
+  explicit fixed-size caches (see :class:`speechbrain_tinyconf.deploy.graphs.EncoderStep`);
   every shape is static.
 * ``predictor.onnx`` -- ``token (B, 1)`` int64 + ``state (1, B, H)`` ->
   ``pred (B, joint_dim)`` + ``state_out``.
 * ``joint.onnx`` -- ``enc (B, joint_dim)`` + ``pred (B, joint_dim)`` -> ``logits (B, vocab)``.
 * ``*.int8.onnx`` (``--int8``) -- the same graphs after onnxruntime dynamic
-  quantisation (:func:`speechbrain_tinyconf.onnx.passes.quantize_int8`).
+  quantisation (:func:`speechbrain_tinyconf.deploy.passes.quantize_int8`).
 * ``*.int4.onnx`` (``--int4``) -- 4-bit block-wise MatMul weights (``MatMulNBits``), the
-  other weights int8 (:func:`speechbrain_tinyconf.onnx.passes.quantize_int4`).
+  other weights int8 (:func:`speechbrain_tinyconf.deploy.passes.quantize_int4`).
 * ``frontend.npz`` -- constants of the Fbank (mel matrix, window, dB settings)
   for :class:`NumpyFbank`, and ``onnx_config.json`` (dimensions, blank index,
   streaming geometry, and every file with its size and sha256: readers open those only);
@@ -38,7 +39,7 @@ The Fbank stays outside the graphs: SpeechBrain's STFT goes through complex
 tensors, which the TorchScript exporter cannot write, and every device has an
 FFT. ``NumpyFbank`` reproduces SpeechBrain's ``Fbank`` with numpy alone, and
 ``OrtTransducer`` decodes greedily (full utterance or streaming) with numpy +
-onnxruntime: both live in :mod:`speechbrain_tinyconf.onnx_runtime`, which
+onnxruntime: both live in :mod:`speechbrain_tinyconf.deploy.onnx_runtime`, which
 imports no torch.
 
 Exporter: torch 2.11's default ``dynamo=True`` exporter needs onnxscript, takes
@@ -54,7 +55,7 @@ initializers equal byte for byte are merged. So the file tracks the *unique*
 parameter count (tested). Intermediate names are shortened (~0.5 MB of a
 16-layer graph otherwise).
 
-This module is the command line; the work is done in :mod:`speechbrain_tinyconf.onnx`
+This module is the command line; the work is done beside it in :mod:`speechbrain_tinyconf.deploy`
 (``load``: the PyTorch modules; ``graphs``: the modules traced; ``passes``: graph passes and
 int8; ``export``: the files; ``sherpa``: ``--format sherpa-onnx``).
 
@@ -74,7 +75,7 @@ from typing import Optional, Sequence
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Command-line entry point."""
-    parser = argparse.ArgumentParser(prog="python -m speechbrain_tinyconf.onnx_export",
+    parser = argparse.ArgumentParser(prog="tinyconf-onnx-export",
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("source",
                         help="model folder (export output), recipe run folder, or hparams .yaml (random weights)")
@@ -99,7 +100,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         problem = argument_problem(args)
         if problem:
             raise ValueError(problem)
-        from .onnx.export import check_export_tools
+        from .export import check_export_tools
 
         check_export_tools(args.int8, args.int4)
         if args.format == "sherpa-onnx":
@@ -113,7 +114,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except OSError as err:  # a read-only or full disk: one line, nothing left behind (staged_folder)
-        from .model_folder import output_error_line
+        from ..pretrained.model_folder import output_error_line
 
         print(f"error: {output_error_line(err, args.out_dir)}", file=sys.stderr)
         return 2
@@ -136,7 +137,7 @@ def argument_problem(args: argparse.Namespace) -> Optional[str]:
 
 
 def _export_tinyconf(args: argparse.Namespace):
-    from .onnx.export import export_onnx
+    from .export import export_onnx
 
     result = export_onnx(args.source, args.out_dir, int8=args.int8, chunk_frames=args.chunk_frames,
                          left_chunks=args.left_chunks, seed=args.seed, int4=args.int4, overwrite=args.overwrite)
@@ -146,12 +147,12 @@ def _export_tinyconf(args: argparse.Namespace):
 
 
 def _export_sherpa(args: argparse.Namespace):
-    from .onnx.load import load_transducer
-    from .onnx.sherpa import export_sherpa_onnx
+    from .load import load_transducer
+    from .sherpa import export_sherpa_onnx
 
     mods = load_transducer(args.source, seed=args.seed)
     if args.streaming:  # one chunk size per export (the first of --chunk-frames)
-        from .onnx.sherpa_streaming import export_sherpa_streaming
+        from .sherpa_streaming import export_sherpa_streaming
 
         return export_sherpa_streaming(mods, args.out_dir, chunk_frames=args.chunk_frames[0],
                                        left_chunks=args.left_chunks, int8=args.int8, int4=args.int4,

@@ -1,11 +1,11 @@
 """Streaming export to sherpa-onnx's online "conformer" transducer convention.
 
-    python -m speechbrain_tinyconf.onnx_export MODEL_OR_RUN OUT --format sherpa-onnx --streaming \
+    tinyconf-onnx-export MODEL_OR_RUN OUT --format sherpa-onnx --streaming \
         [--chunk-frames 8] [--left-chunks 4] [--int8] [--int4]
 
 writes ``encoder.onnx``, ``decoder.onnx``, ``joiner.onnx`` (``*.int8.onnx``, ``*.int4.onnx``) and ``tokens.txt``,
 which ``sherpa_onnx.OnlineRecognizer.from_transducer`` loads as they are. The decoder, joiner and
-tokens are the offline export's (:mod:`speechbrain_tinyconf.onnx.sherpa`). The encoder follows
+tokens are the offline export's (:mod:`speechbrain_tinyconf.deploy.sherpa`). The encoder follows
 ``online-conformer-transducer-model.cc``: sherpa-onnx feeds it, in this order,
 
 * ``x (N, T, 80)``: ``T`` Kaldi fbank frames starting at ``processed_frames``; the stream then

@@ -1,9 +1,9 @@
 """Transducer inference with onnxruntime and numpy alone (no torch, no SpeechBrain).
 
-Reads a folder written by ``python -m speechbrain_tinyconf.onnx_export`` and
+Reads a folder written by ``tinyconf-onnx-export`` and
 decodes greedily, full-utterance or chunk by chunk:
 
-    from speechbrain_tinyconf.onnx_runtime import OrtTransducer
+    from speechbrain_tinyconf.deploy.onnx_runtime import OrtTransducer
     model = OrtTransducer("onnx_dir", precision="int8", threads=1)
     tokens = model.transcribe(wav)                    # 16 kHz mono float32 numpy array
     tokens = model.transcribe_streaming(wav, 8)       # 8 encoder frames (320 ms) per step
@@ -46,7 +46,7 @@ def full_context_message(seconds: float, max_seconds: float = MAX_FULL_CONTEXT_S
     """The error for an input too long for full-context decoding (``EncoderDecoderASR`` and ``OrtTransducer``)."""
     return (f"input of {seconds:.1f} s is longer than the full-context limit of {max_seconds:g} s (attention "
             "memory grows with the square of the length): decode it chunk by chunk (StreamingASR, "
-            "OrtTransducer.transcribe_streaming, or python -m speechbrain_tinyconf.transcribe, which streams "
+            "OrtTransducer.transcribe_streaming, or tinyconf-transcribe, which streams "
             "long files; --streaming forces it)")
 
 
@@ -60,13 +60,13 @@ def read_config(folder: PathLike, fmt: str = "tinyconf") -> Dict[str, Any]:
     path = folder / CONFIG_NAME
     if not path.is_file():
         raise FileNotFoundError(
-            f"{CONFIG_NAME} not found in {folder} (not a folder written by speechbrain_tinyconf.onnx_export)")
+            f"{CONFIG_NAME} not found in {folder} (not a folder written by tinyconf-onnx-export)")
     try:
         config = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, ValueError) as err:
         raise ValueError(f"{path}: not valid JSON ({err})") from None
     if not isinstance(config, dict) or not isinstance(config.get("files"), dict):
-        raise ValueError(f"{path}: lists no files (not a folder written by speechbrain_tinyconf.onnx_export)")
+        raise ValueError(f"{path}: lists no files (not a folder written by tinyconf-onnx-export)")
     found = config.get("format", "tinyconf")
     if found != fmt:
         raise ValueError(f"{folder} is a {found} export, not a {fmt} one (--format {found} of onnx_export)")
@@ -271,7 +271,7 @@ class OrtTransducer:
     Arguments
     ---------
     onnx_dir : str or Path
-        Folder written by :func:`speechbrain_tinyconf.onnx.export.export_transducer`.
+        Folder written by :func:`speechbrain_tinyconf.deploy.export.export_transducer`.
     precision : str
         ``fp32`` (``*.onnx``), ``int8`` (``*.int8.onnx``) or ``int4`` (``*.int4.onnx``) graphs.
     threads : int

@@ -1,6 +1,9 @@
-"""Transcribe audio files with an exported model folder (see :mod:`speechbrain_tinyconf.export`).
+"""Transcribe audio files with an exported model folder (see :mod:`speechbrain_tinyconf.pretrained.export`).
 
-    python -m speechbrain_tinyconf.transcribe MODEL_DIR AUDIO [AUDIO ...] [--streaming --chunk-ms 640]
+    tinyconf-transcribe MODEL_DIR AUDIO [AUDIO ...] [--streaming --chunk-ms 640]
+
+(or ``python -m speechbrain_tinyconf.pretrained.transcribe``). The folder is opened and checked by
+:mod:`speechbrain_tinyconf.pretrained.model_folder` (:func:`load_model_or_explain`).
 
 Prints one ``<path>\\t<text>`` line per file. A file that cannot be read is
 reported on stderr and skipped; the exit status is 1 if any file failed, 2 if
@@ -27,11 +30,12 @@ from typing import Callable, Iterator, List, Optional, Sequence, Union
 
 import torch
 
-from .lowrank import svd_init_skipped
-from .model_folder import (  # noqa: F401  (MODEL_FILES, ModelFolderError, check_model_dir: public names here too)
-    MODEL_FILES, ModelFolderError, check_model_dir, model_folder_problem, validate_model_folder,
+from ..deploy.onnx_runtime import MAX_FULL_CONTEXT_S, full_context_message
+# The folder is the model_folder module's: these names are public here too (they lived here before it).
+from .model_folder import (  # noqa: F401
+    MODEL_FILES, ModelFolderError, check_model_dir, load_model, load_model_or_explain, model_folder_problem,
+    validate_model_folder,
 )
-from .onnx_runtime import MAX_FULL_CONTEXT_S, full_context_message
 
 PathLike = Union[str, Path]
 # MAX_FULL_CONTEXT_S (onnx_runtime): the longest input decoded with full-context attention; longer
@@ -86,7 +90,7 @@ class FullContextLimit(torch.nn.Module):
     >>> guard(torch.zeros(1, 16001))
     Traceback (most recent call last):
     ...
-    ValueError: input of 1.0 s is longer than the full-context limit of 1 s (attention memory grows with the square of the length): decode it chunk by chunk (StreamingASR, OrtTransducer.transcribe_streaming, or python -m speechbrain_tinyconf.transcribe, which streams long files; --streaming forces it)
+    ValueError: input of 1.0 s is longer than the full-context limit of 1 s (attention memory grows with the square of the length): decode it chunk by chunk (StreamingASR, OrtTransducer.transcribe_streaming, or tinyconf-transcribe, which streams long files; --streaming forces it)
     """
 
     def __init__(self, max_seconds: float = MAX_FULL_CONTEXT_S, sample_rate: int = 16000):
@@ -103,48 +107,7 @@ class FullContextLimit(torch.nn.Module):
         return f"max_seconds={self.max_seconds:g}, sample_rate={self.sample_rate}"
 
 
-def load_model(model_dir: PathLike, streaming: bool = False, device: str = "cpu", savedir: Optional[PathLike] = None):
-    """``EncoderDecoderASR`` (or ``StreamingASR``) from a local model folder, offline.
-
-    Without ``savedir`` the files are used in place (no links, nothing written). The folder is
-    checked first (:func:`~speechbrain_tinyconf.model_folder.validate_model_folder`: every file
-    there and readable, the tokenizer the model's), and its low-rank factors skip the SVD
-    initialisation that the checkpoint would overwrite (folders exported before ``svd_init``).
-    """
-    from speechbrain.inference.ASR import EncoderDecoderASR, StreamingASR
-    from speechbrain.utils.fetching import FetchConfig
-
-    model_dir = validate_model_folder(model_dir).resolve()
-    cls = StreamingASR if streaming else EncoderDecoderASR
-    with svd_init_skipped():
-        return cls.from_hparams(
-            source=str(model_dir),
-            savedir=None if savedir is None else str(savedir),
-            run_opts={"device": device},
-            fetch_config=FetchConfig(allow_network=False),
-        )
-
-
-def broken_model_file(model_dir: PathLike) -> Optional[str]:
-    """``"<file>: <why>"`` for the first file of a model folder that is missing, unreadable or mismatched, else
-    None (:func:`speechbrain_tinyconf.model_folder.model_folder_problem`)."""
-    return model_folder_problem(model_dir)
-
-
-def load_model_or_explain(model_dir: PathLike, streaming: bool = False, device: str = "cpu"):
-    """:func:`load_model`, with a failure turned into a :class:`ModelFolderError` naming the file at fault."""
-    validate_model_folder(model_dir)
-    try:
-        return load_model(model_dir, streaming=streaming, device=device)
-    except ModelFolderError:
-        raise
-    except Exception as err:
-        where = broken_model_file(model_dir)
-        if where:
-            raise ModelFolderError(f"cannot load the model: {where}") from err
-        from .checkpoints import first_line
-
-        raise ModelFolderError(f"cannot load the model in {model_dir}: {first_line(err)}") from err
+broken_model_file = model_folder_problem  # the name this had here before model_folder.py
 
 
 def load_audio(asr, path: PathLike, warn: Optional[Callable[[str], None]] = None) -> torch.Tensor:
@@ -200,7 +163,7 @@ def transcribe_streaming(asr, wav: torch.Tensor, config) -> Iterator[str]:
 
     ``config`` is a ``DynChunkTrainConfig`` (chunk size and left context in encoder frames).
     """
-    from .onnx_runtime import stream_chunks
+    from ..deploy.onnx_runtime import stream_chunks
 
     chunk_size = asr.get_chunk_size_frames(config)  # in samples
     context = asr.make_streaming_context(config)
@@ -250,8 +213,8 @@ def streaming_config(asr, chunk_ms: float, left: int):
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Command-line entry point; returns the exit status."""
-    parser = argparse.ArgumentParser(prog="python -m speechbrain_tinyconf.transcribe", description=__doc__.split("\n\n")[0])
-    parser.add_argument("model_dir", help="folder written by python -m speechbrain_tinyconf.export")
+    parser = argparse.ArgumentParser(prog="tinyconf-transcribe", description=__doc__.split("\n\n")[0])
+    parser.add_argument("model_dir", help="folder written by tinyconf-export")
     parser.add_argument("audio", nargs="+", help="audio files (any rate or channel count soundfile reads)")
     parser.add_argument("--streaming", action="store_true", help="decode chunk by chunk with StreamingASR")
     parser.add_argument("--chunk-ms", type=positive_ms, default=DEFAULT_CHUNK_MS,

@@ -1,6 +1,6 @@
 """Graph passes on traced ONNX models, and int8 dynamic quantisation.
 
-Run in this order on every exported graph (:func:`speechbrain_tinyconf.onnx.export.export_graph`):
+Run in this order on every exported graph (:func:`speechbrain_tinyconf.deploy.export.export_graph`):
 :func:`bypass_identities` (tied weights read their initializer directly), :func:`dedupe_initializers`
 (equal tensors stored once),
 :func:`remove_unused_initializers`, :func:`shorten_names`. :func:`quantize_int8` writes the int8 twin.

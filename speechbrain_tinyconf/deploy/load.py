@@ -13,14 +13,14 @@ from typing import Any, Dict, List, Optional, Union
 
 import torch
 
-from ..runs import TRANSDUCER_MODULES
+from ..recipe.runs import TRANSDUCER_MODULES, is_run_folder
 
 PathLike = Union[str, Path]
 
 
 @dataclass
 class TransducerModules:
-    """The inference modules of a recipe model (:data:`speechbrain_tinyconf.runs.TRANSDUCER_MODULES`)."""
+    """The inference modules of a recipe model (:data:`speechbrain_tinyconf.recipe.runs.TRANSDUCER_MODULES`)."""
 
     compute_features: Any
     normalize: Any
@@ -63,7 +63,7 @@ class TransducerModules:
 
     def greedy_searcher(self):
         """SpeechBrain's greedy transducer search over these modules (beam 1, as the recipe's)."""
-        from ..predictor import TransducerSearcher
+        from ..lobes.predictor import TransducerSearcher
 
         return TransducerSearcher(
             decode_network_lst=[self.emb, self.dec, self.proj_dec],
@@ -102,10 +102,15 @@ def load_transducer(source: PathLike, overrides: Optional[Dict[str, Any]] = None
                     ckpt: str = "average") -> TransducerModules:
     """Loads the transducer modules from a model folder, a recipe run folder or a variant YAML.
 
+    A model folder is read, and checked, by :mod:`speechbrain_tinyconf.pretrained.model_folder`
+    (:func:`~speechbrain_tinyconf.pretrained.model_folder.instantiate`), and a run folder's model is
+    built there as an export of it would hold it
+    (:func:`~speechbrain_tinyconf.pretrained.model_folder.instantiate_run`).
+
     Arguments
     ---------
     source : str or Path
-        Folder written by ``python -m speechbrain_tinyconf.export`` (has ``model.ckpt``),
+        Folder written by ``tinyconf-export`` (has ``model.ckpt``),
         recipe output folder (``hyperparams.yaml`` + ``save/``), or a hparams YAML (random init).
     overrides : dict, optional
         Extra hparams overrides, for a YAML source only.
@@ -113,24 +118,24 @@ def load_transducer(source: PathLike, overrides: Optional[Dict[str, Any]] = None
         The YAML's ``seed`` (it seeds torch before building the modules): the same seed gives the same
         random weights in any process.
     ckpt : str
-        ``average`` or ``best``, for a run folder (as ``speechbrain_tinyconf.export``).
+        ``average`` or ``best``, for a run folder (as ``tinyconf-export``).
     """
+    from ..pretrained import model_folder
+
     source = Path(source)
     if not source.exists():
         raise FileNotFoundError(f"ONNX export source not found: {source}")
     if overrides and not source.is_file():
         raise ValueError(f"overrides apply to a hparams YAML source only, not to the folder {source}")
-    from ..model_folder import EXPORT_MARKER, MODEL_FILES
-
-    if source.is_dir() and ((source / EXPORT_MARKER).is_file() or any((source / n).is_file() for n in MODEL_FILES[1:])):
-        from ..export import instantiate
-
-        hp = instantiate(source)  # checks every file first: one line naming the one at fault
-        mods = TransducerModules.from_hparams(hp, tokenizer_path=source / "tokenizer.ckpt", source=str(source))
-    elif source.is_dir() and (source / "hyperparams.yaml").is_file() and (source / "save").is_dir():
-        mods = _load_run(source, ckpt)
+    if model_folder.looks_like_model_folder(source):
+        hp = model_folder.instantiate(source)  # checks every file first: one line naming the one at fault
+        tokenizer = source / model_folder.FILES["tokenizer"]
+        mods = TransducerModules.from_hparams(hp, tokenizer_path=tokenizer, source=str(source))
+    elif is_run_folder(source):
+        hp, tokenizer = model_folder.instantiate_run(source, ckpt)  # what an export would hold, nothing written
+        mods = TransducerModules.from_hparams(hp, tokenizer_path=tokenizer, source=str(source))
     elif source.is_file() and source.suffix in (".yaml", ".yml"):
-        from ..hparams import load_detached
+        from ..recipe.hparams import load_detached
 
         merged = dict(overrides or {})
         if seed is not None:
@@ -144,30 +149,3 @@ def load_transducer(source: PathLike, overrides: Optional[Dict[str, Any]] = None
             "(hyperparams.yaml + save/) or a hparams .yaml file"
         )
     return mods
-
-
-def _load_run(run_dir: Path, ckpt: str) -> TransducerModules:
-    """A run folder's model, built like an export builds it: the package's module definitions and the run's
-    plain values (nothing of the run's YAML is run), the checkpoint chosen as the recipe's evaluation does."""
-    from hyperpyyaml import load_hyperpyyaml
-
-    from ..export import inference_hparams_text
-    from ..lowrank import svd_init_skipped
-    from ..model_folder import ModelMismatchError, mismatch_line, output_size, tokenizer_pieces, vocabulary_problem
-    from ..runs import choose_checkpoint, read_run
-
-    run = read_run(run_dir)
-    choice = choose_checkpoint(run_dir, ckpt, int(run.recipe.get("avg_checkpoints", 1)))
-    where = str(choice.sources[0].paramfiles["model"])
-    problem = vocabulary_problem(run.tokenizer_model, tokenizer_pieces(run.tokenizer_model), where,
-                                 output_size(choice.state_dict))
-    if problem:
-        raise ValueError(problem)
-    with svd_init_skipped():
-        hp = load_hyperpyyaml(inference_hparams_text(run.recipe_text, where=str(run_dir / "hyperparams.yaml")))
-    try:
-        hp["model"].load_state_dict(choice.state_dict, strict=True)
-    except RuntimeError as err:
-        raise ModelMismatchError(mismatch_line(where, err)) from None
-    hp["normalize"]._load(str(choice.normalizer_path))
-    return TransducerModules.from_hparams(hp, tokenizer_path=run.tokenizer_model, source=str(run_dir))

@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any, Dict, List, Tuple
 import yaml
 
 if TYPE_CHECKING:
-    from .runs import CheckpointChoice, RunInfo
-    from .size import SizeReport
+    from ..recipe.runs import CheckpointChoice, RunInfo
+    from ..lobes.size import SizeReport
 
 LIBRISPEECH_SPLITS = {
     "train-clean-100", "train-clean-360", "train-other-500",
@@ -169,12 +169,13 @@ def training_data_section(run: RunInfo) -> str:
 
 def example_section(model_dir: Path, example: Path) -> str:
     """Copies ``example`` into the folder as ``example.<ext>`` and reports what the exported model makes of it."""
-    from .transcribe import load_audio, load_model, transcribe_waveform
+    from .model_folder import load_model
+    from .transcribe import load_audio, transcribe_waveform
 
     target = model_dir / f"example{example.suffix.lower()}"
     shutil.copyfile(example, target)
     asr = load_model(model_dir)
     text = transcribe_waveform(asr, load_audio(asr, target))
     return (f"\n## Example\n\n`{target.name}` (a copy of `{example.name}`) is a recording shipped with this folder:\n\n"
-            f"```bash\npython -m speechbrain_tinyconf.transcribe path/to/this/folder path/to/this/folder/{target.name}\n```\n\n"
+            f"```bash\ntinyconf-transcribe path/to/this/folder path/to/this/folder/{target.name}\n```\n\n"
             f"Transcription: `{text}`\n")

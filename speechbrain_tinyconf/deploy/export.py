@@ -1,4 +1,4 @@
-"""Writes the ONNX files of a transducer (the layout is described in :mod:`speechbrain_tinyconf.onnx_export`).
+"""Writes the ONNX files of a transducer (the layout is described in :mod:`speechbrain_tinyconf.deploy.onnx_export`).
 
 Authors
 -------
@@ -17,7 +17,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 import numpy as np
 import torch
 
-from ..onnx_runtime import CONFIG_NAME, FRONTEND_NAME, NumpyFbank
+from .onnx_runtime import CONFIG_NAME, FRONTEND_NAME, NumpyFbank
 from .graphs import EncoderStep, FullEncoder, JointStep, PredictorStep, chunk_geometry
 from .load import TransducerModules, load_transducer
 from .passes import (
@@ -104,12 +104,12 @@ def export_transducer(mods: TransducerModules, out_dir: PathLike, chunk_frames: 
     """Writes the ONNX graphs of ``mods`` to ``out_dir`` (see the module docstring); returns what was written.
 
     Every argument is checked first; the files are written to a temporary folder next to
-    ``out_dir`` that replaces it, whole, when complete (:func:`~speechbrain_tinyconf.model_folder.staged_folder`):
+    ``out_dir`` that replaces it, whole, when complete (:func:`~speechbrain_tinyconf.pretrained.model_folder.staged_folder`):
     a failure leaves ``out_dir`` as it was. ``out_dir`` may be absent, empty or an earlier ONNX
     export; anything else only with ``overwrite`` (never a run folder or the source itself).
     """
-    from ..model_folder import file_record, staged_folder
-    from ..size import size_report
+    from ..pretrained.model_folder import file_record, staged_folder
+    from ..lobes.size import size_report
 
     mods.eval()
     out_dir = Path(out_dir)
@@ -162,7 +162,7 @@ def export_transducer(mods: TransducerModules, out_dir: PathLike, chunk_frames: 
         report = size_report(enc_modules)
         result.config = {
             "format": "tinyconf",
-            "exported_by": "speechbrain_tinyconf.onnx_export",
+            "exported_by": "speechbrain_tinyconf.deploy.onnx_export",
             "source": mods.source,
             "random_weights": mods.random_weights,
             "blank_index": mods.blank_index,

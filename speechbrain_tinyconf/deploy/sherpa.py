@@ -1,6 +1,6 @@
 """Export to sherpa-onnx's transducer convention (icefall's), so that sherpa-onnx runs our models.
 
-    python -m speechbrain_tinyconf.onnx_export MODEL_OR_RUN OUT --format sherpa-onnx [--int8] [--int4]
+    tinyconf-onnx-export MODEL_OR_RUN OUT --format sherpa-onnx [--int8] [--int4]
 
 writes ``encoder.onnx``, ``decoder.onnx``, ``joiner.onnx`` (and ``*.int8.onnx``, ``*.int4.onnx``) and
 ``tokens.txt`` (and ``onnx_config.json``, the list of files :func:`sherpa_files` returns), which
@@ -35,8 +35,8 @@ from typing import Any, Callable, Dict, List, Optional, Union
 import torch
 import torch.nn as nn
 
-from ..frontend import KaldiFbank
-from ..predictor import StatelessPredictor
+from ..lobes.frontend import KaldiFbank
+from ..lobes.predictor import StatelessPredictor
 from .export import export_graph
 from .graphs import FullEncoder, JointStep
 from .passes import quantized_twins
@@ -121,7 +121,7 @@ def export_sherpa_onnx(mods, out_dir: PathLike, int8: bool = False, int4: bool =
                        example_seconds: float = 3.0, overwrite: bool = False) -> Dict[str, Path]:
     """Writes the sherpa-onnx files of ``mods`` (see the module docstring); returns them by name.
 
-    As :func:`speechbrain_tinyconf.onnx.export.export_transducer`: checked first, written next to
+    As :func:`speechbrain_tinyconf.deploy.export.export_transducer`: checked first, written next to
     ``out_dir`` and swapped in whole when complete.
     """
     prepare_export(mods, int8, int4)
@@ -157,8 +157,8 @@ def write_sherpa_folder(mods, out_dir: PathLike, write_encoder: Callable[[Dict[s
     """The folder of a sherpa-onnx export, staged: ``write_encoder(files)`` writes ``files["encoder"]`` and
     returns its metadata, then :func:`finish_export` and ``onnx_config.json`` (``format: sherpa-onnx``, every
     file with its size and sha256: what :func:`sherpa_files` returns)."""
-    from ..model_folder import file_record, staged_folder
-    from ..onnx_runtime import CONFIG_NAME
+    from ..pretrained.model_folder import file_record, staged_folder
+    from .onnx_runtime import CONFIG_NAME
     from .export import export_sources, finish_folder
 
     out = Path(out_dir)
@@ -168,7 +168,7 @@ def write_sherpa_folder(mods, out_dir: PathLike, write_encoder: Callable[[Dict[s
         finish_export(mods, stage, files, encoder_meta, int8, int4)
         config = {
             "format": "sherpa-onnx",
-            "exported_by": "speechbrain_tinyconf.onnx_export",
+            "exported_by": "speechbrain_tinyconf.deploy.onnx_export",
             "streaming": streaming,
             "source": str(mods.source),
             "vocab_size": int(mods.transducer_lin.w.out_features),
@@ -209,7 +209,7 @@ def sherpa_files(out_dir: PathLike, precision: str = "fp32") -> List[str]:
     """``[encoder, decoder, joiner, tokens]`` paths of an export at ``precision`` (fp32, int8, int4), for
     ``from_transducer``: the files its ``onnx_config.json`` lists, each checked against its recorded size
     and sha256 (a file the config does not list, e.g. one left by an earlier export, is never returned)."""
-    from ..onnx_runtime import PRECISIONS, listed_file, read_config
+    from .onnx_runtime import PRECISIONS, listed_file, read_config
 
     if precision not in PRECISIONS:
         raise ValueError(f"precision={precision!r}: expected one of {', '.join(PRECISIONS)}")
