@@ -21,8 +21,8 @@ from typing import Any, Dict, List, NoReturn, Optional, Sequence
 
 import yaml
 
-from speechbrain_tinyconf.export import model_size
-from speechbrain_tinyconf.hparams import load_detached, read_plain_yaml
+from speechbrain_tinyconf.pretrained.export import model_size
+from speechbrain_tinyconf.recipe.hparams import load_detached, read_plain_yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 TRAIN = ROOT / "recipes" / "LibriSpeech" / "train.py"

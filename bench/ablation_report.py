@@ -21,7 +21,7 @@ from typing import Any, Dict, List, Optional, Sequence
 
 from hyperpyyaml import load_hyperpyyaml
 
-from speechbrain_tinyconf.runs import parse_wer_file
+from speechbrain_tinyconf.recipe.runs import parse_wer_file
 
 from ablation_plan import (
     DONE_FILE, ROLE_NAMES, Counts, Run, Table, budget_summary, budget_text, cli_value, model_counts, plan_runs,

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
-from speechbrain_tinyconf.runs import parse_wer_file
+from speechbrain_tinyconf.recipe.runs import parse_wer_file
 
 from ablation_plan import (
     DONE_FILE, ROOT, Counts, Run, Table, model_overrides, train_command, train_overrides, variant_yaml_text,

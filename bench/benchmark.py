@@ -25,7 +25,7 @@ Sections 1-2 run in this process. Each configuration of section 3 runs in a
 fresh child process of this script (``--child``), because a process's peak RSS
 only grows: one process per configuration is the only honest per-configuration
 peak (read from ``VmHWM``; ``getrusage`` would inherit the parent's). onnxruntime children import only numpy, onnxruntime and
-``speechbrain_tinyconf.onnx_runtime`` (the package imports lazily: no torch),
+``speechbrain_tinyconf.deploy.onnx_runtime`` (the package imports lazily: no torch),
 so their RSS is that of a torch-free deployment.
 
 Weights are random (seeded) unless ``--model-dir`` gives an exported model for
@@ -85,7 +85,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p.add_argument("--rtf-variants", default=None,
                    help="variants for the transcription section (default: shared_lowrank_5M if listed, else the last)")
     p.add_argument("--model-dir", default=None,
-                   help="exported model folder (speechbrain_tinyconf.export) for the transcription section")
+                   help="exported model folder (speechbrain_tinyconf.pretrained.export) for the transcription section")
     p.add_argument("--threads", type=int, nargs="+", default=None,
                    help="thread counts for transcription (default 1 2; 1 with --quick)")
     p.add_argument("--ratio-threads", type=int, default=1, help="torch threads for the encoder timings (default 1)")
@@ -159,7 +159,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         ["shared_lowrank_5M"] if "shared_lowrank_5M" in names else names[-1:])
     models: List[Dict[str, Any]] = []
     if args.model_dir:
-        from speechbrain_tinyconf.onnx.export import export_onnx
+        from speechbrain_tinyconf.deploy.export import export_onnx
 
         onnx_dir = work / "model_dir_onnx"
         export_onnx(args.model_dir, onnx_dir, int8=True, int4=True, chunk_frames=tuple(CHUNK_FRAMES.values()),

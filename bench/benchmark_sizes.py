@@ -35,7 +35,7 @@ def variant_path(name: str) -> Path:
 
 def encoder_config(path: Path) -> Dict[str, Any]:
     """The virtual encoder configuration of a variant (its resolved YAML values)."""
-    from speechbrain_tinyconf.hparams import read_plain_yaml, resolved_yaml
+    from speechbrain_tinyconf.recipe.hparams import read_plain_yaml, resolved_yaml
 
     hp = read_plain_yaml(resolved_yaml(path, {"data_folder": "unused"}))
     return {
@@ -53,10 +53,10 @@ def size_section(name: str, path: Path, export_dir: Path, seed: int) -> Dict[str
     """Parameters, bytes, ONNX files (exported into ``export_dir``) and MACs per second of a variant."""
     import torch
 
-    from speechbrain_tinyconf.onnx.export import export_transducer
-    from speechbrain_tinyconf.onnx.graphs import FullEncoder
-    from speechbrain_tinyconf.onnx.load import load_transducer
-    from speechbrain_tinyconf.size import count_macs, size_report
+    from speechbrain_tinyconf.deploy.export import export_transducer
+    from speechbrain_tinyconf.deploy.graphs import FullEncoder
+    from speechbrain_tinyconf.deploy.load import load_transducer
+    from speechbrain_tinyconf.lobes.size import count_macs, size_report
 
     mods = load_transducer(path, seed=seed)
     report = size_report(mods.model)

@@ -35,8 +35,8 @@ LEFT_CHUNKS = 4  # chunks of left context
 
 
 def _load_runtime():
-    """``speechbrain_tinyconf.onnx_runtime``: the package imports lazily, so this imports no torch."""
-    from speechbrain_tinyconf import onnx_runtime
+    """``speechbrain_tinyconf.deploy.onnx_runtime``: the package imports lazily, so this imports no torch."""
+    from speechbrain_tinyconf.deploy import onnx_runtime
 
     return onnx_runtime
 
@@ -53,8 +53,8 @@ def run_child(spec: Dict[str, Any]) -> Dict[str, Any]:
         import torch
 
         torch.set_num_threads(threads)
-        from speechbrain_tinyconf.onnx.graphs import chunk_geometry
-        from speechbrain_tinyconf.onnx.load import load_transducer
+        from speechbrain_tinyconf.deploy.graphs import chunk_geometry
+        from speechbrain_tinyconf.deploy.load import load_transducer
     else:
         runtime = _load_runtime()
     rss_imports = peak_rss_mb()
@@ -118,7 +118,7 @@ def run_child(spec: Dict[str, Any]) -> Dict[str, Any]:
 
                 return stream.encode_chunk, decode
 
-        from speechbrain_tinyconf.onnx_runtime import stream_chunks
+        from speechbrain_tinyconf.deploy.onnx_runtime import stream_chunks
 
         chunks = stream_chunks(wav, chunk_samples, pad)  # the last chunk zero-padded: the ONNX step's static shape
         enc_ms, total_ms, tokens = [], [], []

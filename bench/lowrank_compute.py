@@ -45,9 +45,9 @@ def main(argv=None) -> int:
     from speechbrain.nnet.attention import RelPosEncXL
 
     from speechbrain_tinyconf import SharedConformerEncoder, SharingPlan
-    from speechbrain_tinyconf.onnx.graphs import FullEncoder
-    from speechbrain_tinyconf.onnx.load import load_transducer
-    from speechbrain_tinyconf.size import count_macs, encoder_macs
+    from speechbrain_tinyconf.deploy.graphs import FullEncoder
+    from speechbrain_tinyconf.deploy.load import load_transducer
+    from speechbrain_tinyconf.lobes.size import count_macs, encoder_macs
 
     torch.set_num_threads(args.threads)
     path = variant_path(args.variant)

@@ -3,9 +3,9 @@
 
     python bench/onnx_wer.py results/demo data/mini_corpus_csv/test.csv --out bench/results/demo_onnx_wer
 
-Exports SOURCE (a recipe run folder or a pretrained folder) with ``speechbrain_tinyconf.onnx_export
+Exports SOURCE (a recipe run folder or a pretrained folder) with ``speechbrain_tinyconf.deploy.onnx_export
 --int8 --int4`` into a temporary folder, decodes every row of CSV (the recipe's ``ID, wav, wrd`` columns,
-optional ``start``/``stop`` in seconds) with :class:`~speechbrain_tinyconf.onnx_runtime.OrtTransducer`
+optional ``start``/``stop`` in seconds) with :class:`~speechbrain_tinyconf.deploy.onnx_runtime.OrtTransducer`
 (full context, greedy, one thread) at each precision, and scores with SpeechBrain's ``ErrorRateStats``.
 Writes ``OUT/onnx_wer.md``, ``OUT/onnx_wer.json`` and ``OUT/wer_<precision>.txt``. The quantisation
 deltas mean something only for a model that transcribes (check the fp32 row).
@@ -70,8 +70,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     from speechbrain.utils.metric_stats import ErrorRateStats
 
-    from speechbrain_tinyconf.onnx.export import export_onnx
-    from speechbrain_tinyconf.onnx_runtime import OrtTransducer
+    from speechbrain_tinyconf.deploy.export import export_onnx
+    from speechbrain_tinyconf.deploy.onnx_runtime import OrtTransducer
 
     tmp = tempfile.TemporaryDirectory(prefix="onnx_wer_")
     try:

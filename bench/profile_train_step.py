@@ -103,7 +103,7 @@ def main(argv=None) -> int:
     import torch
     from train import TransducerASR
 
-    from speechbrain_tinyconf.hparams import load_detached
+    from speechbrain_tinyconf.recipe.hparams import load_detached
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)

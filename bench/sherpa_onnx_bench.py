@@ -4,7 +4,7 @@
     python bench/sherpa_onnx_bench.py SOURCE [--audio FILE] [--threads 1] [--reps 5] [--out bench/results]
 
 SOURCE is a model or run folder trained with the options sherpa-onnx runs (``frontend: kaldi``,
-``predictor: stateless``). It is exported three times with ``speechbrain_tinyconf.onnx_export``'s
+``predictor: stateless``). It is exported three times with ``speechbrain_tinyconf.deploy.onnx_export``'s
 functions (offline; streaming with 320 ms and 640 ms chunks, 4 chunks of left context), each in fp32,
 int8 and int4 (``MatMulNBits``). Then, for every (mode, precision), a fresh child process that imports only numpy,
 soundfile and sherpa_onnx (no torch: a deployment's memory) decodes the audio with greedy search:
@@ -50,8 +50,8 @@ TARGETS = {"chunk_fraction": 0.05, "int8_mb": 6.0}
 
 def export_all(mods, out: Path, modes: Sequence[str]) -> Dict[str, Dict[str, int]]:
     """The sherpa-onnx exports of ``mods`` under ``out/<mode>``; bytes of encoder+decoder+joiner."""
-    from speechbrain_tinyconf.onnx.sherpa import export_sherpa_onnx
-    from speechbrain_tinyconf.onnx.sherpa_streaming import export_sherpa_streaming
+    from speechbrain_tinyconf.deploy.sherpa import export_sherpa_onnx
+    from speechbrain_tinyconf.deploy.sherpa_streaming import export_sherpa_streaming
 
     sizes: Dict[str, Dict[str, int]] = {}
     for mode in modes:
@@ -202,8 +202,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print("error: sherpa-onnx is not installed (pip install -e '.[sherpa,export]')", file=sys.stderr)
         return 1
     from speechbrain_tinyconf import size_report
-    from speechbrain_tinyconf.onnx.load import load_transducer
-    from speechbrain_tinyconf.onnx.sherpa import SherpaExportError
+    from speechbrain_tinyconf.deploy.load import load_transducer
+    from speechbrain_tinyconf.deploy.sherpa import SherpaExportError
 
     tmp = tempfile.TemporaryDirectory(prefix="sherpa_onnx_bench_")  # the exports: only their sizes are kept
     model_root = Path(tmp.name)

@@ -6,7 +6,7 @@ other real-speech row (``bench/real_speech.py``).
         --split test --out results/sherpa_onnx_pretrained
 
 Exports SOURCE (a run folder of the recipe or a pretrained folder) with
-``speechbrain_tinyconf.onnx_export --format sherpa-onnx --int8 --int4`` into ``OUT/sherpa-onnx``, decodes
+``speechbrain_tinyconf.deploy.onnx_export --format sherpa-onnx --int8 --int4`` into ``OUT/sherpa-onnx``, decodes
 every utterance of ``CORPUS/SPLIT`` with ``sherpa_onnx.OfflineRecognizer`` (greedy search, one
 thread) for each precision, and writes ``OUT/wer_<split>_<precision>.txt`` (SpeechBrain
 alignments), ``OUT/summary_<split>.json`` (WER by children/adults and on-disk model sizes).
@@ -38,7 +38,7 @@ def decode_all(model_dir: Path, items, precision: str) -> Dict[str, str]:
     """``{utterance id: upper-case hypothesis}`` from sherpa-onnx's offline greedy search."""
     import sherpa_onnx
 
-    from speechbrain_tinyconf.onnx.sherpa import sherpa_files
+    from speechbrain_tinyconf.deploy.sherpa import sherpa_files
 
     recognizer = sherpa_onnx.OfflineRecognizer.from_transducer(
         *sherpa_files(model_dir, precision), num_threads=1, sample_rate=16000, feature_dim=80,
@@ -60,7 +60,7 @@ def decode_all_streaming(model_dir: Path, items, precision: str, chunk_frames: i
     import numpy as np
     import sherpa_onnx
 
-    from speechbrain_tinyconf.onnx.sherpa import sherpa_files
+    from speechbrain_tinyconf.deploy.sherpa import sherpa_files
 
     encoder, decoder, joiner, tokens = sherpa_files(model_dir, precision)
     recognizer = sherpa_onnx.OnlineRecognizer.from_transducer(
@@ -103,8 +103,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if not (args.corpus / args.split / "wav.scp").is_file():  # before importing torch: fails in a second
         print(f"error: {args.corpus / args.split / 'wav.scp'} not found", file=sys.stderr)
         return 1
-    from speechbrain_tinyconf.onnx.load import load_transducer
-    from speechbrain_tinyconf.onnx.sherpa import SherpaExportError, export_sherpa_onnx
+    from speechbrain_tinyconf.deploy.load import load_transducer
+    from speechbrain_tinyconf.deploy.sherpa import SherpaExportError, export_sherpa_onnx
 
     model_dir = args.out / "sherpa-onnx"
     try:
@@ -121,7 +121,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         summary[precision]["model_bytes"] = sum(files[f"{n}{suffix}"].stat().st_size
                                                 for n in ("encoder", "decoder", "joiner"))
     if args.streaming_chunk_frames:
-        from speechbrain_tinyconf.onnx.sherpa_streaming import export_sherpa_streaming
+        from speechbrain_tinyconf.deploy.sherpa_streaming import export_sherpa_streaming
 
         chunk = args.streaming_chunk_frames
         streaming_dir = args.out / f"sherpa-onnx-streaming-{chunk * 40}ms"

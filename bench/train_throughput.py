@@ -11,10 +11,10 @@ AdamW, Noam) on fixed batches, under each setting:
 
 * ``fp32`` - the recipe before the campaign: fp32, ``nn.Dropout``, 16 s batches, torchaudio's
   RNN-T kernel (the reference);
-* ``+ fast dropout`` - :class:`speechbrain_tinyconf.cpu_training.FastDropout`;
+* ``+ fast dropout`` - :class:`speechbrain_tinyconf.recipe.cpu_training.FastDropout`;
 * ``+ bf16`` - SpeechBrain's bf16 autocast as well (losses fp32);
 * ``+ 32 s batches`` - the same, with larger dynamic batches;
-* ``+ batched RNN-T loss`` - :func:`speechbrain_tinyconf.losses.rnnt_loss_batched` instead of
+* ``+ batched RNN-T loss`` - :func:`speechbrain_tinyconf.lobes.losses.rnnt_loss_batched` instead of
   torchaudio's CPU kernel (the recipe's default on CPU now); ``+ 64 s batches`` on top.
 
 The batches are real speechocean762 training utterances in random order (``--corpus``, the
@@ -122,9 +122,9 @@ def make_brain(precision: str, fast_dropout: bool, loss: str = "torchaudio", ini
     import torch
     from train import TransducerASR
 
-    from speechbrain_tinyconf.cpu_training import use_fast_dropout
-    from speechbrain_tinyconf.hparams import load_detached
-    from speechbrain_tinyconf.runs import init_source, matching_weights
+    from speechbrain_tinyconf.recipe.cpu_training import use_fast_dropout
+    from speechbrain_tinyconf.recipe.hparams import load_detached
+    from speechbrain_tinyconf.recipe.runs import init_source, matching_weights
 
     torch.manual_seed(0)
     hp = load_detached(ROOT / "hparams" / "shared_lowrank_5M.yaml", CAMPAIGN)
@@ -192,7 +192,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     import torch
 
-    from speechbrain_tinyconf.cpu_training import bf16_supported
+    from speechbrain_tinyconf.recipe.cpu_training import bf16_supported
 
     torch.set_num_threads(args.threads)
     chosen = SETTINGS if args.settings is None else [SETTINGS[int(i)] for i in args.settings.split(",")]

@@ -44,7 +44,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
-from speechbrain_tinyconf.checkpoints import checkpoint_problem  # noqa: E402  (imports no torch)
+from speechbrain_tinyconf.recipe.checkpoints import checkpoint_problem  # noqa: E402  (imports no torch)
 
 FORMAT = "tinyconf-device-pack/1"
 MIB = 1 << 20

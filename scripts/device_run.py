@@ -504,7 +504,7 @@ def cmd_collect(args) -> int:
         manifest = device_pack.unpack(src, dest)
     except device_pack.PackError as err:
         fail(str(err))
-    from speechbrain_tinyconf.runs import init_source
+    from speechbrain_tinyconf.recipe.runs import init_source
 
     try:
         source = init_source(dest)

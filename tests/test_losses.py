@@ -4,7 +4,7 @@ import pytest
 import torch
 import torchaudio
 
-from speechbrain_tinyconf.losses import rnnt_loss_batched, transducer_loss
+from speechbrain_tinyconf.lobes.losses import rnnt_loss_batched, transducer_loss
 
 
 def _batch(seed, batch=5, frames=40, labels=9, vocab=17, scale=3.0):

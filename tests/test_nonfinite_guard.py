@@ -14,7 +14,7 @@ sys.path.insert(0, str(ROOT / "recipes" / "LibriSpeech"))
 def _brain():
     from train import TransducerASR
 
-    from speechbrain_tinyconf.hparams import load_detached
+    from speechbrain_tinyconf.recipe.hparams import load_detached
 
     hp = load_detached(ROOT / "tests" / "configs" / "tiny.yaml")
     asr = TransducerASR(modules=hp["modules"], opt_class=hp["opt_class"], hparams=hp, run_opts={"device": "cpu"},

@@ -66,7 +66,7 @@ def test_prepare_train_collect_on_cpu(tmp_path):
     dest = tmp_path / "results" / "device_run"
     text = run("collect", device_out, "--dest", dest)
     assert f"--init_from {dest}" in text and "--device cpu" in text
-    from speechbrain_tinyconf.runs import choose_checkpoint, init_source
+    from speechbrain_tinyconf.recipe.runs import choose_checkpoint, init_source
 
     source = init_source(dest)
     best = choose_checkpoint(run_dir, "best").sources[0]  # what the device's run folder itself would give

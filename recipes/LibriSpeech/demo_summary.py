@@ -21,9 +21,9 @@ import time
 from pathlib import Path
 from typing import Optional, Sequence
 
-from speechbrain_tinyconf import transcribe
-from speechbrain_tinyconf.export import export
-from speechbrain_tinyconf.runs import parse_wer_file
+from speechbrain_tinyconf.pretrained import transcribe
+from speechbrain_tinyconf.pretrained.export import export
+from speechbrain_tinyconf.recipe.runs import parse_wer_file
 
 
 def first_test_file(data_folder: Path) -> Path:

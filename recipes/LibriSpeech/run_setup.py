@@ -24,11 +24,11 @@ from typing import Dict, List, NoReturn, Optional, Tuple
 import yaml
 from speechbrain.utils.distributed import if_main_process
 
-from speechbrain_tinyconf.hparams import (
+from speechbrain_tinyconf.recipe.hparams import (
     OverrideError, check_overrides, load_recipe_hparams, parse_overrides, recipe_yaml, resolve_text,
 )
-from speechbrain_tinyconf.lowrank import svd_init_skipped
-from speechbrain_tinyconf.runs import (
+from speechbrain_tinyconf.lobes.lowrank import svd_init_skipped
+from speechbrain_tinyconf.recipe.runs import (
     InitSource, OutputFolderInUse, init_source, lock_output_folder, matching_weights, model_checkpoints,
     output_folder_holder, output_folder_problem, resume_problem,
 )

@@ -33,11 +33,11 @@ import speechbrain as sb
 import torch
 from speechbrain.utils.distributed import if_main_process, run_on_main
 
-from speechbrain_tinyconf.checkpoints import quarantine_incomplete_checkpoints
-from speechbrain_tinyconf.cpu_training import cpu_precision, use_fast_dropout
-from speechbrain_tinyconf.hparams import recipe_yaml
-from speechbrain_tinyconf.progress import AudioSeen
-from speechbrain_tinyconf.size import size_report
+from speechbrain_tinyconf.recipe.checkpoints import quarantine_incomplete_checkpoints
+from speechbrain_tinyconf.recipe.cpu_training import cpu_precision, use_fast_dropout
+from speechbrain_tinyconf.recipe.hparams import recipe_yaml
+from speechbrain_tinyconf.recipe.progress import AudioSeen
+from speechbrain_tinyconf.lobes.size import size_report
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the recipe's modules beside it
 from data_pipeline import dataio_prepare, prepare_csvs, prepare_librispeech_splits, train_tokenizer  # noqa: E402

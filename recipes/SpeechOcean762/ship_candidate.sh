@@ -27,7 +27,7 @@ python "$HERE/train.py" hparams/shared_lowrank_5M.yaml --defaults "$HERE/campaig
     --defaults "$HERE/campaign/finetune.yaml" --data_folder "$DATA" --output_folder "$RUN" --device cpu \
     --number_of_epochs "$epochs" --number_of_ctc_epochs "$epochs" 2>&1 | tail -n 3
 # 2. export and sherpa-onnx WER
-python -m speechbrain_tinyconf.export "$RUN" "$MODEL" --overwrite --example "$DATA/$example"
+python -m speechbrain_tinyconf.pretrained.export "$RUN" "$MODEL" --overwrite --example "$DATA/$example"
 python bench/sherpa_onnx_wer.py "$MODEL" "$DATA" --split test --precisions fp32,int8 --out "$SHERPA"
 python bench/sherpa_onnx_wer.py "$MODEL" "$DATA" --split test --precisions "" --streaming-chunk-frames 8 \
     --out "$SHERPA-streaming"
@@ -37,5 +37,5 @@ python bench/real_speech_report.py "$RUN" --earlier "$RUN/earlier_report.json" -
     --sherpa "$SHERPA" --sherpa "$SHERPA-streaming" --progress --card "$RUN/card.md" --example-utt "$EXAMPLE_UTT" \
     --out docs/real_speech
 # 4. the export with its card
-python -m speechbrain_tinyconf.export "$RUN" "$MODEL" --overwrite --example "$DATA/$example" --notes "$RUN/card.md"
+python -m speechbrain_tinyconf.pretrained.export "$RUN" "$MODEL" --overwrite --example "$DATA/$example" --notes "$RUN/card.md"
 echo "refreshed $MODEL from $RUN: see docs/real_speech/real_speech.md and $MODEL/README.md"
