@@ -179,11 +179,12 @@ def strip_wrappers(words: List[str]) -> List[str]:
                 words = words[1:]
         elif words[0] == "nice":
             words = words[3:] if words[1:2] == ["-n"] else words[1:]
-        elif words[0] in {"chrt", "timeout"}:
+        elif words[0] in {"chrt", "timeout"}:  # chrt [-r|-f|...] PRIORITY, timeout [-s SIG] [-k T] DURATION
+            takes_value = {"-s", "-k", "--signal", "--kill-after"} if words[0] == "timeout" else set()
             words = words[1:]
             while words and words[0].startswith("-"):
-                words = words[2:] if words[0] in {"-r", "-f", "-s", "-k"} else words[1:]
-            words = words[1:]  # chrt's priority, timeout's duration
+                words = words[2:] if words[0] in takes_value else words[1:]
+            words = words[1:]
         else:
             break
     return words
@@ -575,6 +576,7 @@ def test_command_extraction(tmp_path):
         "Run `python scripts/make_results.py --check`.\n\n"
         "```bash\n"
         "STAGES=2 bash recipes/SpeechOcean762/run_campaign.sh   # a comment\n"
+        "chrt -r 1 python scripts/update_pins.py --dry-run\n"
         "pip install -e . && python bench/benchmark.py --quick \\\n"
         "    --out /tmp/b\n"
         "#   --threads 1 2    thread counts\n"
@@ -591,6 +593,7 @@ def test_command_extraction(tmp_path):
     assert got == [
         ("script", "scripts/make_results.py", ["--check"]),
         ("script", "recipes/SpeechOcean762/run_campaign.sh", []),
+        ("script", "scripts/update_pins.py", ["--dry-run"]),
         ("script", "bench/benchmark.py", ["--quick", "--out", "/tmp/b"]),
         ("script", "bench/benchmark.py", ["--threads"]),
         ("module", "pytest", ["-q"]),
