@@ -261,7 +261,10 @@ def setup_console_scripts() -> Dict[str, str]:
                     value = keyword.value
                     if isinstance(value, ast.Name):
                         value = assigned[value.id]
-                    entries = ast.literal_eval(value)
+                    try:
+                        entries = ast.literal_eval(value)
+                    except ValueError:  # built from setup.py's CONSOLE_SCRIPTS table (name -> "module:function")
+                        return dict(ast.literal_eval(assigned["CONSOLE_SCRIPTS"]))
                     scripts = entries.get("console_scripts", []) if isinstance(entries, dict) else []
                     if isinstance(scripts, str):
                         scripts = scripts.splitlines()
