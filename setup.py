@@ -45,6 +45,8 @@ CONSOLE_SCRIPTS = {
     "tinyconf-export": "speechbrain_tinyconf.pretrained.export:main",
     "tinyconf-transcribe": "speechbrain_tinyconf.pretrained.transcribe:main",
     "tinyconf-onnx-export": "speechbrain_tinyconf.deploy.onnx_export:main",
+    # keyword spotting with a streaming sherpa-onnx export (needs the sherpa extra)
+    "tinyconf-kws": "speechbrain_tinyconf.deploy.kws:main",
 }
 
 

@@ -10,6 +10,21 @@ ROOT = Path(__file__).resolve().parents[1]
 WORDS = "RED BLUE GREEN CAT DOG SUN MOON TREE BIRD FISH".split()
 
 
+TONE_S, PAUSE_S = 0.25, 0.05  # each word: a tone, then a pause
+
+
+def tone_audio(words, rng, rate: int = 16000) -> np.ndarray:
+    """The 'speech' of ``words`` in the tone corpus: per word a 0.25 s tone of its own pitch and a 0.05 s
+    pause (word ``k`` spans ``[0.3 k, 0.3 k + 0.25]`` s), plus noise at 0.01 from ``rng``."""
+    pieces = []
+    for w in words:
+        freq = 200 + 120 * WORDS.index(w)
+        t = np.arange(int(TONE_S * rate)) / rate
+        pieces += [0.3 * np.sin(2 * np.pi * freq * t), np.zeros(int(PAUSE_S * rate))]
+    audio = np.concatenate(pieces) + 0.01 * rng.standard_normal(sum(len(p) for p in pieces))
+    return audio.astype(np.float32)
+
+
 def write_tone_corpus(root: Path, counts=None, seed: int = 0) -> Path:
     """LibriSpeech-layout corpus whose 'speech' is one tone per word (learnable, TTS-free)."""
     counts = counts or {"train": 12, "dev": 4, "test": 4}
@@ -21,14 +36,8 @@ def write_tone_corpus(root: Path, counts=None, seed: int = 0) -> Path:
         lines = []
         for i in range(n):
             words = [WORDS[j] for j in rng.integers(0, len(WORDS), size=rng.integers(2, 5))]
-            pieces = []
-            for w in words:
-                freq = 200 + 120 * WORDS.index(w)
-                t = np.arange(int(0.25 * rate)) / rate
-                pieces += [0.3 * np.sin(2 * np.pi * freq * t), np.zeros(int(0.05 * rate))]
-            audio = np.concatenate(pieces) + 0.01 * rng.standard_normal(sum(len(p) for p in pieces))
             utt = f"7-11-{i:04d}"
-            sf.write(chapter / f"{utt}.flac", audio.astype(np.float32), rate)
+            sf.write(chapter / f"{utt}.flac", tone_audio(words, rng), rate)
             lines.append(f"{utt} {' '.join(words)}")
         (chapter / "7-11.trans.txt").write_text("\n".join(lines) + "\n")
     return root

@@ -36,7 +36,7 @@ def test_templates_are_in_the_source_distribution(tmp_path):
 
 
 def test_console_scripts_are_declared_and_run(tmp_path, capsys):
-    """The installed commands (egg_info's entry_points.txt, what pip turns into executables) are the three
+    """The installed commands (egg_info's entry_points.txt, what pip turns into executables) are the four
     command lines, each main() answering --help under its own name."""
     import configparser
     import importlib
@@ -48,7 +48,8 @@ def test_console_scripts_are_declared_and_run(tmp_path, capsys):
     scripts = dict(entry_points["console_scripts"])
     assert scripts == {"tinyconf-export": "speechbrain_tinyconf.pretrained.export:main",
                        "tinyconf-transcribe": "speechbrain_tinyconf.pretrained.transcribe:main",
-                       "tinyconf-onnx-export": "speechbrain_tinyconf.deploy.onnx_export:main"}
+                       "tinyconf-onnx-export": "speechbrain_tinyconf.deploy.onnx_export:main",
+                       "tinyconf-kws": "speechbrain_tinyconf.deploy.kws:main"}
     for name, target in scripts.items():
         module, function = target.split(":")
         with pytest.raises(SystemExit) as done:

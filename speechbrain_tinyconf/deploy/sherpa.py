@@ -4,7 +4,9 @@
 
 writes ``encoder.onnx``, ``decoder.onnx``, ``joiner.onnx`` (and ``*.int8.onnx``, ``*.int4.onnx``) and
 ``tokens.txt`` (and ``onnx_config.json``, the list of files :func:`sherpa_files` returns), which
-``sherpa_onnx.OfflineRecognizer.from_transducer`` loads as they are:
+``sherpa_onnx.OfflineRecognizer.from_transducer`` loads as they are, and ``tokenizer.model``, the model's
+sentencepiece model (sherpa-onnx does not read it: keyword spotting and hotwords spell their words with it,
+:mod:`speechbrain_tinyconf.deploy.kws`):
 
 * ``encoder(x (N, T, 80) float, x_lens (N,) int64) -> (encoder_out (N, T', J), encoder_out_lens (N,))``:
   feature normalisation, CNN front-end, the shared Conformer and ``proj_enc`` (shared weights
@@ -29,6 +31,7 @@ Authors
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Union
 
@@ -182,7 +185,8 @@ def write_sherpa_folder(mods, out_dir: PathLike, write_encoder: Callable[[Dict[s
 def finish_export(mods, out: Path, files: Dict[str, Path], encoder_meta: Dict[str, Any], int8: bool,
                   int4: bool = False) -> Dict[str, Path]:
     """After ``files["encoder"]`` is written: the decoder and joiner (the same for offline and streaming),
-    metadata on all three, the int8/int4 twins and ``tokens.txt``; returns ``files`` completed."""
+    metadata on all three, the int8/int4 twins, ``tokens.txt`` and ``tokenizer.model`` (the sentencepiece model
+    that ``tokens.txt`` lists, for keyword spotting); returns ``files`` completed."""
     joint_dim = int(mods.proj_enc.w.out_features)
     export_graph(SherpaDecoder(mods), (torch.zeros(1, SherpaDecoder.context_size, dtype=torch.int64),),
                  files["decoder"], ["y"], ["decoder_out"], {"y": {0: "N"}, "decoder_out": {0: "N"}})
@@ -202,6 +206,8 @@ def finish_export(mods, out: Path, files: Dict[str, Path], encoder_meta: Dict[st
     files.update(twins)
     files["tokens"] = out / "tokens.txt"
     files["tokens"].write_text(tokens_txt(mods.tokenizer_path), encoding="utf-8")
+    files["tokenizer"] = out / "tokenizer.model"  # the tinyconf format's name and key (onnx_runtime.listed_file)
+    shutil.copyfile(mods.tokenizer_path, files["tokenizer"])
     return files
 
 

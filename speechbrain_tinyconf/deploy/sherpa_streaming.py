@@ -4,8 +4,9 @@
         [--chunk-frames 8] [--left-chunks 4] [--int8] [--int4]
 
 writes ``encoder.onnx``, ``decoder.onnx``, ``joiner.onnx`` (``*.int8.onnx``, ``*.int4.onnx``) and ``tokens.txt``,
-which ``sherpa_onnx.OnlineRecognizer.from_transducer`` loads as they are. The decoder, joiner and
-tokens are the offline export's (:mod:`speechbrain_tinyconf.deploy.sherpa`). The encoder follows
+which ``sherpa_onnx.OnlineRecognizer.from_transducer`` (and ``sherpa_onnx.KeywordSpotter``, see
+:mod:`speechbrain_tinyconf.deploy.kws`) loads as they are. The decoder, joiner, tokens and
+``tokenizer.model`` are the offline export's (:mod:`speechbrain_tinyconf.deploy.sherpa`). The encoder follows
 ``online-conformer-transducer-model.cc``: sherpa-onnx feeds it, in this order,
 
 * ``x (N, T, 80)``: ``T`` Kaldi fbank frames starting at ``processed_frames``; the stream then

@@ -117,6 +117,24 @@ def load_audio(asr, path: PathLike, warn: Optional[Callable[[str], None]] = None
     outside [-1, 1] (a float file at another scale) are decoded, with a warning naming the file
     (``warn(message)``, by default ``warnings.warn``).
     """
+    wav = read_audio(path, asr.audio_normalizer, warn, device=asr.device)
+    minimum = min_samples(asr)
+    if wav.numel() < minimum:
+        raise AudioFileError(
+            f"{path}: too short ({wav.numel()} samples at {asr.audio_normalizer.sample_rate} Hz; "
+            f"at least {minimum}, one encoder frame, are needed)"
+        )
+    return wav
+
+
+def read_audio(path: PathLike, normalizer=None, warn: Optional[Callable[[str], None]] = None,
+               device: Union[str, torch.device] = "cpu") -> torch.Tensor:
+    """Mono waveform ``(samples,)`` of a local audio file, converted as ``Pretrained.load_audio`` converts it.
+
+    ``normalizer`` is SpeechBrain's ``AudioNormalizer`` (resampling to its rate, channels averaged to
+    mono); by default one at 16 kHz. The checks and the warning are :func:`load_audio`'s (which adds
+    the model's minimum length); ``tinyconf-kws`` reads its files with this too.
+    """
     from speechbrain.dataio import audio_io
 
     path = Path(path)
@@ -137,14 +155,11 @@ def load_audio(asr, path: PathLike, warn: Optional[Callable[[str], None]] = None
     if peak > 1.0:
         (warn or warnings.warn)(f"{path}: samples reach {peak:.3g}, outside [-1, 1] (a float file at another scale?): "
                                 "the transcription is likely wrong")
-    wav = asr.audio_normalizer(signal.to(asr.device), rate)
-    minimum = min_samples(asr)
-    if wav.numel() < minimum:
-        raise AudioFileError(
-            f"{path}: too short ({wav.numel()} samples at {asr.audio_normalizer.sample_rate} Hz; "
-            f"at least {minimum}, one encoder frame, are needed)"
-        )
-    return wav
+    if normalizer is None:
+        from speechbrain.dataio.preprocess import AudioNormalizer
+
+        normalizer = AudioNormalizer(sample_rate=16000, mix="avg-to-mono")
+    return normalizer(signal.to(device), rate)
 
 
 def min_samples(asr) -> int:

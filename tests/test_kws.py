@@ -1,0 +1,291 @@
+"""Keyword spotting with the same model (issue 23, section 2): the streaming sherpa-onnx export of the tiny tone
+model in ``sherpa_onnx.KeywordSpotter`` (speechbrain_tinyconf.deploy.kws, tinyconf-kws) and bench/kws_eval.py.
+
+Times. In the tone corpus word ``k`` of an utterance spans ``[0.3 k, 0.3 k + 0.25]`` s. A keyword's reported
+time (its first piece's) must lie in its word's span widened by one chunk (``CHUNK`` encoder frames, 160 ms)
+on each side: the chunked encoder lets every frame of a chunk attend to the whole chunk, so the model may
+emit a piece on any frame of the chunk that holds the word's evidence, up to a chunk before its onset or
+after its end (the 0.05 s pauses are shorter than a chunk, so the span alone would be too strict).
+"""
+
+import importlib.util
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from conftest import PAUSE_S, ROOT, TONE_S, tone_audio
+from test_sherpa_onnx_wer import kaldi_dir_from
+from test_sherpa_streaming import CHUNK, LEFT
+
+CHUNK_S = 0.04 * CHUNK
+slow = pytest.mark.slow  # trains (shared fixture) and exports
+
+
+def kws_eval():
+    """bench/kws_eval.py as a module."""
+    if "kws_eval" not in sys.modules:
+        spec = importlib.util.spec_from_file_location("kws_eval", ROOT / "bench" / "kws_eval.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["kws_eval"] = module
+        spec.loader.exec_module(module)
+    return sys.modules["kws_eval"]
+
+
+@pytest.fixture(scope="module")
+def exported(trained_sherpa_run, tmp_path_factory):
+    """The tiny model's streaming sherpa-onnx export, made by the command line."""
+    pytest.importorskip("sherpa_onnx")
+    from speechbrain_tinyconf.deploy.onnx_export import main
+
+    out = tmp_path_factory.mktemp("kws") / "streaming"
+    assert main([str(trained_sherpa_run), str(out), "--format", "sherpa-onnx", "--streaming", "--chunk-frames",
+                 str(CHUNK), "--left-chunks", str(LEFT)]) == 0
+    return out
+
+
+def tones(words, seed=1, rate=16000):
+    return tone_audio(words, np.random.default_rng(seed), rate)
+
+
+def span(words, word, nth=0):
+    """(start, end) in seconds of the ``nth`` ``word`` of a tone utterance of ``words``."""
+    k = [i for i, w in enumerate(words) if w == word][nth]
+    return k * (TONE_S + PAUSE_S), k * (TONE_S + PAUSE_S) + TONE_S
+
+
+def in_span(t, word_span):
+    return word_span[0] - CHUNK_S <= t <= word_span[1] + CHUNK_S
+
+
+@slow
+def test_streaming_export_lists_the_tokenizer(exported, trained_sherpa_run):
+    config = json.loads((exported / "onnx_config.json").read_text())
+    assert config["streaming"] and config["files"]["tokenizer"]["file"] == "tokenizer.model"
+    (source,) = (trained_sherpa_run / "tokenizer").glob("*.model")
+    assert (exported / "tokenizer.model").read_bytes() == source.read_bytes()
+
+
+@slow
+def test_keywords_file_spells_with_the_tokens_txt_pieces(exported):
+    import sentencepiece
+
+    from speechbrain_tinyconf.deploy.kws import KeywordSpotter, keywords_file_text
+
+    sp = sentencepiece.SentencePieceProcessor(model_file=str(exported / "tokenizer.model"))
+    symbols = {line.split()[0] for line in (exported / "tokens.txt").read_text(encoding="utf-8").splitlines()}
+    green, green_cat = KeywordSpotter(exported, ["GREEN", "green  cat :2 #0.5"]).keywords
+    assert green.pieces == tuple(sp.encode("GREEN", out_type=str)) and set(green.pieces) <= symbols
+    assert green_cat.pieces == tuple(sp.encode("GREEN CAT", out_type=str))  # the tokenizer's pieces are upper case
+    assert keywords_file_text([green, green_cat]) == (f"{' '.join(green.pieces)} :1 #0.25 @GREEN\n"
+                                                      f"{' '.join(green_cat.pieces)} :2 #0.5 @green_cat\n")
+
+
+@slow
+def test_keyword_is_found_at_its_time_and_not_elsewhere(exported):
+    from speechbrain_tinyconf.deploy.kws import KeywordSpotter
+
+    kws = KeywordSpotter(exported, ["GREEN"])
+    words = ["RED", "GREEN", "CAT"]
+    (found,) = kws.detect(tones(words))
+    assert found.keyword == "GREEN" and in_span(found.start, span(words, "GREEN")), found
+    assert found.start <= found.end <= span(words, "GREEN")[1] + CHUNK_S
+    assert list(kws.detect(tones(["RED", "BLUE", "DOG"]))) == []
+    # The stream goes on after a detection: later ones keep the file's time (not the time since the last one).
+    words = ["SUN", "GREEN", "MOON", "CAT", "FISH", "GREEN"]
+    found = list(KeywordSpotter(exported, ["GREEN", "CAT"]).detect(tones(words, seed=2)))
+    assert [d.keyword for d in found] == ["GREEN", "CAT", "GREEN"], found
+    for d, word_span in zip(found, [span(words, "GREEN"), span(words, "CAT"), span(words, "GREEN", 1)]):
+        assert in_span(d.start, word_span), (d, word_span)
+
+
+@slow
+def test_command_line_prints_file_time_keyword(exported, tmp_path, capsys):
+    from speechbrain_tinyconf.deploy.kws import KeywordSpotter, keywords_file_text, main
+
+    words = ["RED", "GREEN", "CAT"]
+    plain, stereo, other = tmp_path / "a.wav", tmp_path / "b.flac", tmp_path / "c.wav"
+    sf.write(plain, tones(words), 16000)
+    at_44k = tones(words, seed=3, rate=44100)  # read as tinyconf-transcribe reads: resampled, averaged to mono
+    sf.write(stereo, np.stack([at_44k, 0.5 * at_44k], axis=1), 44100)
+    sf.write(other, tones(["SUN", "MOON"]), 16000)
+    keywords_out = tmp_path / "keywords.txt"
+    assert main([str(exported), "--keywords", "GREEN", str(plain), str(stereo), str(other),
+                 "--keywords-out", str(keywords_out)]) == 0
+    captured = capsys.readouterr()
+    assert captured.err == ""
+    lines = [line.split("\t") for line in captured.out.splitlines()]
+    assert [(f, k) for f, _, k in lines] == [(str(plain), "GREEN"), (str(stereo), "GREEN")], captured.out
+    for _, time, _ in lines:
+        assert re.fullmatch(r"\d+\.\d\d", time) and in_span(float(time), span(words, "GREEN"))
+    assert keywords_out.read_text(encoding="utf-8") == keywords_file_text(KeywordSpotter(exported, ["GREEN"]).keywords)
+
+
+@pytest.fixture(scope="module")
+def offline(trained_sherpa_run, tmp_path_factory):
+    from speechbrain_tinyconf.deploy.onnx_export import main
+
+    out = tmp_path_factory.mktemp("kws_offline") / "offline"
+    assert main([str(trained_sherpa_run), str(out), "--format", "sherpa-onnx"]) == 0
+    return out
+
+
+@slow
+@pytest.mark.parametrize("case, status, message", [
+    ("empty entry", 2, "--keywords entry 2 is empty"),
+    ("empty line", 2, "line 2 of {tmp}/kw.txt is empty"),
+    ("unspellable", 2, "--keywords entry 1 'QUIZ': the model's tokenizer cannot spell 'Q', 'Z'"),
+    ("bad boost", 2, "--keywords entry 1 'GREEN :x': 'x' is not a number"),
+    ("bad threshold", 2, "threshold '2' must be in (0, 1]"),
+    ("duplicate", 2, "--keywords entry 2 'green' spells the same pieces as 'GREEN'"),
+    ("offline export", 2, "is an offline sherpa-onnx export: keyword spotting needs a streaming one"),
+    ("missing folder", 2, "{tmp}/nowhere: model folder not found"),
+    ("missing file", 1, "{tmp}/missing.wav: file not found"),
+])
+def test_bad_input_is_one_line(case, status, message, exported, tmp_path, capsys, request):
+    from speechbrain_tinyconf.deploy.kws import main
+
+    audio = tmp_path / "a.wav"
+    sf.write(audio, tones(["RED", "GREEN"]), 16000)
+    (tmp_path / "kw.txt").write_text("GREEN\n\nCAT\n", encoding="utf-8")
+    folder, keywords, files = str(exported), ["--keywords", "GREEN"], [str(audio)]
+    if case == "empty entry":
+        keywords = ["--keywords", "GREEN,,CAT"]
+    elif case == "empty line":
+        keywords = ["--keywords-file", str(tmp_path / "kw.txt")]
+    elif case == "unspellable":
+        keywords = ["--keywords", "QUIZ"]
+    elif case == "bad boost":
+        keywords = ["--keywords", "GREEN :x"]
+    elif case == "bad threshold":
+        keywords = ["--keywords", "GREEN #2"]
+    elif case == "duplicate":
+        keywords = ["--keywords", "GREEN,green"]
+    elif case == "offline export":
+        folder = str(request.getfixturevalue("offline"))
+    elif case == "missing folder":
+        folder = str(tmp_path / "nowhere")
+    elif case == "missing file":
+        files = [str(tmp_path / "missing.wav")]
+    capsys.readouterr()  # the offline fixture's export lines
+    assert main([folder, *keywords, *files]) == status
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.count("\n") == 1 and captured.err.startswith("error: "), captured.err
+    assert message.format(tmp=tmp_path) in captured.err
+
+
+@slow
+def test_tokenizer_of_an_older_export(exported, trained_sherpa_run, tmp_path, capsys):
+    """An export without tokenizer.model asks for --tokenizer, which must be the model's own."""
+    from speechbrain_tinyconf.deploy.kws import main
+
+    old = tmp_path / "old"
+    shutil.copytree(exported, old)
+    config = json.loads((old / "onnx_config.json").read_text())
+    del config["files"]["tokenizer"]
+    (old / "onnx_config.json").write_text(json.dumps(config))
+    (old / "tokenizer.model").unlink()
+    audio = tmp_path / "a.wav"
+    sf.write(audio, tones(["RED", "GREEN"]), 16000)
+    assert main([str(old), "--keywords", "GREEN", str(audio)]) == 2
+    assert "has no tokenizer.model" in capsys.readouterr().err
+    (source,) = (trained_sherpa_run / "tokenizer").glob("*.model")
+    assert main([str(old), "--keywords", "GREEN", "--tokenizer", str(source), str(audio)]) == 0
+    assert capsys.readouterr().out.split("\t")[2] == "GREEN\n"
+    foreign = ROOT / "pretrained" / "tinyconf-so762-5M" / "tokenizer.ckpt"  # 256 pieces
+    assert main([str(old), "--keywords", "GREEN", "--tokenizer", str(foreign), str(audio)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and "not this model's tokenizer" in captured.err
+
+
+@slow
+def test_python_m_prints_nothing_else(exported, tmp_path):
+    """In a process of its own: the detection on stdout, the unreadable file on stderr, and nothing else."""
+    audio = tmp_path / "a.wav"
+    sf.write(audio, tones(["RED", "GREEN", "CAT"]), 16000)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.run([sys.executable, "-m", "speechbrain_tinyconf.deploy.kws", str(exported), "--keywords",
+                           "GREEN", str(audio), str(tmp_path / "missing.wav")], capture_output=True, text=True,
+                          env=env, timeout=600)
+    assert proc.returncode == 1
+    assert re.fullmatch(re.escape(str(audio)) + r"\t\d+\.\d\d\tGREEN\n", proc.stdout), proc.stdout
+    assert proc.stderr == f"error: {tmp_path / 'missing.wav'}: file not found\n"
+
+
+# ---------------------------------------------------------------------------
+# bench/kws_eval.py
+
+
+def test_kws_eval_arithmetic():
+    """Occurrences matched by count, false alarms only in negatives, per hour of negative audio."""
+    m = kws_eval()
+    positives = [("u1", "", "ONE TWO ONE"), ("u2", "", "TWO")]
+    negatives = [("u3", "", "THREE"), ("u4", "", "FOUR")]
+    detections = {"u1": ["ONE", "ONE", "ONE", "TWO"], "u3": ["TWO"], "u4": ["TWO", "ONE"]}
+    seconds = {"u1": 2.0, "u2": 1.0, "u3": 900.0, "u4": 900.0}
+    r = m.score(["ONE", "TWO"], positives, negatives, detections, seconds)
+    assert r["keywords"]["ONE"] == {"occurrences": 2, "detected": 2, "false_alarms": 1, "extra_in_positives": 1,
+                                    "detection_rate": 1.0, "false_alarms_per_hour": 2.0}
+    assert r["keywords"]["TWO"]["detected"] == 1 and r["keywords"]["TWO"]["false_alarms"] == 2
+    assert r["total"]["detection_rate"] == 0.75 and r["total"]["false_alarms_per_hour"] == 6.0
+    assert r["negative_hours"] == 0.5 and r["positives"] == 2 and r["negatives"] == 2
+    assert m.count_phrase("GREEN CAT GREEN CAT".split(), ["GREEN", "CAT"]) == 2
+    # the rule: most frequent in the rule split, >= 3 letters, no function word, present in the evaluated split
+    assert m.pick_keywords(["THE DOG RAN", "THE DOG SAT", "A CAT RAN", "OX OX OX"], ["RAN", "DOG", "ox"], 5) == [
+        "DOG", "RAN"]
+
+
+@slow
+def test_kws_eval_on_the_tone_corpus(exported, learnable_corpus, tmp_path):
+    """End to end on the tone corpus's test split: the counts are the spotter's own detections, counted again here."""
+    from speechbrain_tinyconf.deploy.kws import KeywordSpotter
+
+    root = kaldi_dir_from(learnable_corpus, tmp_path / "corpus")
+    train = root / "train"
+    train.mkdir()
+    lines = [line for f in sorted((learnable_corpus / "train").rglob("*.trans.txt")) for line in f.read_text().splitlines()]
+    (train / "text").write_text("\n".join(lines) + "\n")
+    (train / "wav.scp").write_text("".join(f"{line.split()[0]} unused.flac\n" for line in lines))
+    out = tmp_path / "out"
+    m = kws_eval()
+    assert m.main([str(exported), str(root), "--keywords", "GREEN,CAT", "--out", str(out)]) == 0
+    report = json.loads((out / "kws_eval.json").read_text())
+    items = m.read_data_dir(root, "test")
+    kws = KeywordSpotter(exported, ["GREEN", "CAT"])
+    occurrences = detected = false_alarms = 0
+    negative_s = 0.0
+    for utt, path, text in items:
+        wav, rate = sf.read(path, dtype="float32")
+        found = [d.keyword for d in kws.detect(wav)]
+        words = text.split()
+        if "GREEN" in words or "CAT" in words:
+            for k in ("GREEN", "CAT"):
+                occurrences += words.count(k)
+                detected += min(words.count(k), found.count(k))
+        else:
+            false_alarms += len(found)
+            negative_s += len(wav) / rate
+    total = report["results"]["total"]
+    assert (total["occurrences"], total["detected"], total["false_alarms"]) == (occurrences, detected, false_alarms)
+    assert occurrences > 0 and detected > 0  # the check is not vacuous
+    assert report["results"]["negative_hours"] == pytest.approx(negative_s / 3600)
+    assert report["results"]["positives"] + report["results"]["negatives"] == len(items)
+    table = (out / "kws_eval.md").read_text()
+    assert "| GREEN |" in table and "| CAT |" in table and "| **all** |" in table
+    # the rule picks from train and --limit cuts both groups
+    assert m.main([str(exported), str(root), "--num-keywords", "2", "--limit", "1", "--out", str(tmp_path / "r")]) == 0
+    rule = json.loads((tmp_path / "r" / "kws_eval.json").read_text())
+    expected = m.pick_keywords(lines_text(lines), [t for _, _, t in items], 2)
+    assert [k["text"] for k in rule["keywords"]] == expected and len(expected) == 2
+    assert rule["results"]["positives"] <= 1 and rule["results"]["negatives"] <= 1
+
+
+def lines_text(lines):
+    return [line.split(maxsplit=1)[1] for line in lines]
