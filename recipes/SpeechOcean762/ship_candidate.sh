@@ -7,11 +7,14 @@
 #  3. docs/real_speech regenerated, chained from the earlier report (run folders of earlier
 #     sessions are gone), and the model card's real-speech section; 4. the export again with it.
 #
-#   bash recipes/SpeechOcean762/ship_candidate.sh results/campaign/finetune_2026-12-05
+#   bash recipes/SpeechOcean762/ship_candidate.sh results/campaign/finetune_2026-12-05 --streaming True
 #   MODEL=pretrained/other EXAMPLE_UTT=001200015 bash recipes/SpeechOcean762/ship_candidate.sh RUN
+# Options after RUN are the run's own recipe options (e.g. --streaming True): the evaluation relaunch
+# rewrites the run's hyperparams.yaml, from which the report reads them.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-RUN=${1:?usage: ship_candidate.sh RUN_FOLDER}
+RUN=${1:?usage: ship_candidate.sh RUN_FOLDER [recipe options of the run]}
+shift
 DATA=${DATA:-../shared/real-speech/speechocean762}
 MODEL=${MODEL:-pretrained/tinyconf-so762-5M}
 EXAMPLE_UTT=${EXAMPLE_UTT:-001200015}  # the first utterance of the first adult test speaker
@@ -25,7 +28,7 @@ if [ -z "$example" ]; then echo "error: EXAMPLE_UTT=$EXAMPLE_UTT is not in $DATA
 # 1. evaluation (the run's model settings; nothing is trained at its last epoch)
 python "$HERE/train.py" hparams/shared_lowrank_5M.yaml --defaults "$HERE/campaign/model.yaml" \
     --defaults "$HERE/campaign/finetune.yaml" --data_folder "$DATA" --output_folder "$RUN" --device cpu \
-    --number_of_epochs "$epochs" --number_of_ctc_epochs "$epochs" 2>&1 | tail -n 3
+    --number_of_epochs "$epochs" --number_of_ctc_epochs "$epochs" "$@" 2>&1 | tail -n 3
 # 2. export and sherpa-onnx WER
 python -m speechbrain_tinyconf.pretrained.export "$RUN" "$MODEL" --overwrite --example "$DATA/$example"
 python bench/sherpa_onnx_wer.py "$MODEL" "$DATA" --split test --precisions fp32,int8 --out "$SHERPA"
