@@ -60,3 +60,14 @@ def test_transducer_loss_uses_the_batched_loss_on_cpu_and_torchaudio_for_a_clamp
         transducer_loss(logits, targets, rel_frames, rel_labels, 0, impl="numba")
     with pytest.raises(ValueError, match="reduction='avg'"):
         transducer_loss(logits, targets, rel_frames, rel_labels, 0, reduction="avg")
+
+
+def test_lengths_out_of_range_are_refused_not_wrapped():
+    """A zero frame length would index frame -1 (the last) and give a wrong, finite loss."""
+    logits, targets, frames, labels = _batch(5)
+    frames[2] = 0
+    with pytest.raises(ValueError, match="lengths out of range"):
+        rnnt_loss_batched(logits, targets, frames, labels, blank=0)
+    frames[2], labels[3] = 10, targets.shape[1] + 1
+    with pytest.raises(ValueError, match="lengths out of range"):
+        rnnt_loss_batched(logits, targets, frames, labels, blank=0)

@@ -64,6 +64,10 @@ def rnnt_loss_batched(
     True
     """
     batch, num_frames, positions, _ = logits.shape
+    if not (bool((frames >= 1).all()) and bool((frames <= num_frames).all())
+            and bool((labels >= 0).all()) and bool((labels < positions).all())):
+        raise ValueError(f"rnnt_loss_batched: lengths out of range (frames {frames.tolist()} for T={num_frames}, "
+                         f"labels {labels.tolist()} for U={positions - 1})")
     log_probs = logits.float().log_softmax(dim=-1)
     blank_lp = log_probs[..., blank]  # (batch, T, U+1)
     index = targets.long().clamp(min=0)[:, None, :, None].expand(batch, num_frames, positions - 1, 1)
