@@ -192,6 +192,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except (KwsError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    keywords = [k.text for k in kws.keywords]  # without an entry's own ":boost #threshold": what detections name
     positives, negatives = split_items(items, keywords, args.limit)
     detections: Dict[str, List[Tuple[str, float]]] = {}
     seconds: Dict[str, float] = {}

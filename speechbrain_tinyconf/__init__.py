@@ -1,6 +1,8 @@
 """speechbrain-tinyconf: tiny Conformer ASR through weight sharing and low-rank factors.
 
-The package has four layers, each a subpackage that uses only the ones before it:
+The package has four layers, each a subpackage that builds on the ones before it (two calls go
+upward: ``recipe.runs`` reads model folders for ``--init_from``, and ``pretrained.transcribe`` reuses
+the torch-free chunking and length limit of ``deploy.onnx_runtime``):
 
 * :mod:`speechbrain_tinyconf.lobes` -- the model: sharing plans, low-rank factors, the shared
   Conformer encoder, predictor, front-end, losses, size reports;

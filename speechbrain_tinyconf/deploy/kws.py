@@ -466,12 +466,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             parse_entry(entry, where, boost, threshold)
         kws = KeywordSpotter(args.model_dir, entries, tokenizer=args.tokenizer, boost=boost, threshold=threshold,
                              threads=args.threads, int8=args.int8, trailing_blanks=args.trailing_blanks)
-        if args.keywords_out:
-            Path(args.keywords_out).write_text(keywords_file_text(kws.keywords), encoding="utf-8")
     except KwsError as err:
         return fail(str(err))
-    except OSError as err:  # --keywords-out not writable
-        return fail(f"--keywords-out {args.keywords_out}: {err.strerror or err}")
+    if args.keywords_out:
+        try:
+            Path(args.keywords_out).write_text(keywords_file_text(kws.keywords), encoding="utf-8")
+        except OSError as err:  # --keywords-out not writable
+            return fail(f"--keywords-out {args.keywords_out}: {err.strerror or err}")
 
     from ..pretrained.transcribe import AudioFileError
 

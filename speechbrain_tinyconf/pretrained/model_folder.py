@@ -350,7 +350,8 @@ def read_marker(model_dir: PathLike) -> Optional[Dict[str, Any]]:
 def read_checkpoint(path: PathLike) -> Any:
     """``torch.load`` of one of the folder's checkpoints, on CPU; a :class:`ModelFolderError` naming the file
     if it is missing or cannot be read (as :func:`speechbrain_tinyconf.recipe.checkpoints.load_state` says
-    it of a run's checkpoint)."""
+    it of a run's checkpoint). Not a call of ``load_state``: the folder's own reads stay in this module
+    (the one room; ``tests/test_layout.py`` counts the walk), at the price of these few lines."""
     import torch
 
     path = Path(path)
@@ -451,8 +452,8 @@ def load_model(model_dir: PathLike, streaming: bool = False, device: str = "cpu"
 
 
 def load_model_or_explain(model_dir: PathLike, streaming: bool = False, device: str = "cpu"):
-    """:func:`load_model`, with a failure turned into a :class:`ModelFolderError` naming the file at fault."""
-    validate_model_folder(model_dir)
+    """:func:`load_model`, with a failure turned into a :class:`ModelFolderError` naming the file at fault
+    (``load_model`` validates the folder first)."""
     try:
         return load_model(model_dir, streaming=streaming, device=device)
     except ModelFolderError:
