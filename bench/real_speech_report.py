@@ -34,13 +34,18 @@ SIZE_LINE = re.compile(r"INFO - ([\w.-]+): ([\d,]+) unique / ([\d,]+) virtual pa
 STAMP = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),\d+ - ")
 
 
+# SpeechBrain's first lines in a process, written just before "Beginning experiment!": they start the
+# next launch, so they must not extend the previous one (the idle time between launches is not training).
+LAUNCH_PREAMBLE = " - speechbrain.utils.quirks - "
+
+
 def launch_clock(log: Path) -> Iterator[Tuple[str, float]]:
     """``(line, wall seconds so far)`` for each timestamped line of a run's ``log.txt``, the time summed
     over launches (each from "Beginning experiment!" to its last line)."""
     total, start = 0.0, None
     for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
         match = STAMP.match(line)
-        if not match:
+        if not match or LAUNCH_PREAMBLE in line:
             continue
         when = datetime.datetime.strptime(match.group(1), "%Y-%m-%d %H:%M:%S")
         if "Beginning experiment!" in line:

@@ -68,3 +68,21 @@ def test_earlier_that_is_not_a_report_is_one_line(tmp_path):
     bad.write_text("{}")
     with pytest.raises(SystemExit, match=r"--earlier .*bad.json: not a real_speech.json"):
         _report_module().main([str(tmp_path), "--corpus", str(tmp_path), "--earlier", str(bad), "--out", str(tmp_path / "o")])
+
+
+def test_idle_time_between_launches_is_not_counted(tmp_path):
+    """SpeechBrain writes its quirks lines before "Beginning experiment!": the hours between a finished
+    launch and the next one (here 40 minutes) are not training time."""
+    report = _report_module()
+    log = tmp_path / "log.txt"
+    quirks = "speechbrain.utils.quirks - INFO - Applied quirks (see `speechbrain.utils.quirks`): [allow_tf32]\n"
+    log.write_text(
+        "2026-12-05 19:00:00,000 - " + quirks
+        + "2026-12-05 19:00:00,000 - speechbrain.core - INFO - Beginning experiment!\n"
+        "2026-12-05 19:10:00,000 - librispeech_train - INFO - test WER written to wer_test.txt\n"
+        "2026-12-05 19:50:00,000 - " + quirks
+        + "2026-12-05 19:50:00,000 - speechbrain.core - INFO - Beginning experiment!\n"
+        "2026-12-05 20:05:00,000 - speechbrain.utils.train_logger - INFO - epoch: 1, lr: 1.00e-03, steps: 388, "
+        "audio_hours: 2.88 - train loss: 36.60 - valid loss: 31.67\n")
+    assert report.wall_seconds(log) == 25 * 60
+    assert [r["wall_hours"] for r in report.progress(tmp_path)] == [round(25 / 60, 3)]
