@@ -15,7 +15,9 @@ and the commit (the ones the table states, else those of the commit that last wr
 * benchmark: ``bench/results/benchmark.md`` and, with the demo's trained model,
   ``bench/results/trained_demo/benchmark.md`` (``bench/benchmark.py``);
 * quantised WER: ``bench/results/demo_onnx_wer/onnx_wer.md`` (``bench/onnx_wer.py``);
-* sherpa-onnx: ``bench/results/sherpa_onnx.md`` (``bench/sherpa_onnx_bench.py``).
+* sherpa-onnx: ``bench/results/sherpa_onnx.md`` (``bench/sherpa_onnx_bench.py``);
+* elastic depth: ``bench/results/elastic_depth_demo/elastic_depth.md`` and
+  ``bench/results/elastic_depth_so762/elastic_depth.md`` (``bench/elastic_depth.py``).
 
 ``--check`` writes nothing and exits 1 if RESULTS.md differs from what would be written (the test
 suite runs it, so RESULTS.md cannot drift from the generated tables).
@@ -46,6 +48,8 @@ SOURCES: List[Tuple[str, str]] = [
     ("CPU benchmark, trained demo model", "bench/results/trained_demo/benchmark.md"),
     ("Quantised WER, demo model", "bench/results/demo_onnx_wer/onnx_wer.md"),
     ("sherpa-onnx deployment benchmark", "bench/results/sherpa_onnx.md"),
+    ("Elastic depth, CPU demo model (synthetic speech)", "bench/results/elastic_depth_demo/elastic_depth.md"),
+    ("Elastic depth, shipped model (speechocean762)", "bench/results/elastic_depth_so762/elastic_depth.md"),
 ]
 STATED = re.compile(r"on (\d{4}-\d\d-\d\d) \(commit ([0-9a-f]{7,40})")
 STAMP = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),\d+ - ")

@@ -34,6 +34,8 @@ _EXPORTS = {
     "LowRankWeight": ".lobes.lowrank",
     "LowRankPlan": ".lobes.sharing",
     "SharingPlan": ".lobes.sharing",
+    "ElasticDepth": ".lobes.depth",
+    "set_depth": ".lobes.depth",
     "SizeReport": ".lobes.size",
     "size_report": ".lobes.size",
 }

@@ -63,28 +63,84 @@ def learnable_corpus(tmp_path_factory) -> Path:
     return write_tone_corpus(tmp_path_factory.mktemp("learnable_corpus"), counts={"train": 48, "dev": 8, "test": 8})
 
 
+class TinyTraining:
+    """tests/configs/tiny.yaml trained with TRAINED_OVERRIDES (+ ``extra``) on ``corpus`` into ``out``, in a
+    child process started at once (single-threaded: ``OMP_NUM_THREADS=1``); :meth:`result` waits for it."""
+
+    TIMEOUT_S = 900
+
+    def __init__(self, corpus: Path, out: Path, *extra: str):
+        import os
+        import subprocess
+        import sys
+
+        cmd = [sys.executable, str(ROOT / "recipes" / "LibriSpeech" / "train.py"), str(ROOT / "tests" / "configs" / "tiny.yaml"),
+               "--data_folder", str(corpus), "--output_folder", str(out), "--device", "cpu", *TRAINED_OVERRIDES, *extra]
+        env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1", "HF_HUB_OFFLINE": "1"}
+        self.out = out
+        out.parent.mkdir(parents=True, exist_ok=True)
+        self.stderr_path = out.parent / f"{out.name}.stderr"
+        with open(out.parent / f"{out.name}.stdout", "w") as stdout, open(self.stderr_path, "w") as stderr:
+            self.proc = subprocess.Popen(cmd, stdout=stdout, stderr=stderr, text=True, env=env)
+
+    def result(self) -> Path:
+        # TIMEOUT_S from the wait, not from the start: a training started beside another one (which shares
+        # the cores with it on a busy machine) gets no less time than one trained alone
+        try:
+            returncode = self.proc.wait(timeout=self.TIMEOUT_S)
+        except Exception:
+            self.stop()
+            raise
+        assert returncode == 0, self.stderr_path.read_text()[-3000:]
+        return self.out
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
 def train_tiny(corpus: Path, out: Path, *extra: str) -> Path:
     """tests/configs/tiny.yaml trained with TRAINED_OVERRIDES (+ ``extra``) on ``corpus`` into ``out``."""
-    import os
-    import subprocess
-    import sys
+    return TinyTraining(corpus, out, *extra).result()
 
-    cmd = [sys.executable, str(ROOT / "recipes" / "LibriSpeech" / "train.py"), str(ROOT / "tests" / "configs" / "tiny.yaml"),
-           "--data_folder", str(corpus), "--output_folder", str(out), "--device", "cpu", *TRAINED_OVERRIDES, *extra]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1", "HF_HUB_OFFLINE": "1"}
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return out
+
+# The session's two trained runs: (folder, extra options). Both are single-threaded children, so the
+# first fixture that needs one starts every one the session's tests will use, side by side: on two
+# cores the second costs (almost) no wall time.
+TRAINED_RUNS = {
+    "trained_run": ("trained", ()),
+    "trained_sherpa_run": ("trained_sherpa", ("--frontend", "kaldi", "--predictor", "stateless", "--emb_dim", "32")),
+}
 
 
 @pytest.fixture(scope="session")
-def trained_run(learnable_corpus, tmp_path_factory) -> Path:
+def _tiny_trainings(request, learnable_corpus, tmp_path_factory):
+    """Starts, side by side, the trainings of TRAINED_RUNS that the selected tests use; stops leftovers at the end."""
+    used = {name for item in request.session.items for name in getattr(item, "fixturenames", ())
+            if name in TRAINED_RUNS}
+    trainings = {name: TinyTraining(learnable_corpus, tmp_path_factory.mktemp(TRAINED_RUNS[name][0]) / "run",
+                                    *TRAINED_RUNS[name][1])
+                 for name in TRAINED_RUNS if name in used}
+    yield trainings
+    for training in trainings.values():
+        training.stop()
+
+
+def _trained(name: str, trainings, learnable_corpus, tmp_path_factory) -> Path:
+    if name not in trainings:  # requested without a test naming it (e.g. getfixturevalue): train it now
+        trainings[name] = TinyTraining(learnable_corpus, tmp_path_factory.mktemp(TRAINED_RUNS[name][0]) / "run",
+                                       *TRAINED_RUNS[name][1])
+    return trainings[name].result()
+
+
+@pytest.fixture(scope="session")
+def trained_run(_tiny_trainings, learnable_corpus, tmp_path_factory) -> Path:
     """Recipe output folder of tests/configs/tiny.yaml trained until it transcribes the tone corpus."""
-    return train_tiny(learnable_corpus, tmp_path_factory.mktemp("trained") / "run")
+    return _trained("trained_run", _tiny_trainings, learnable_corpus, tmp_path_factory)
 
 
 @pytest.fixture(scope="session")
-def trained_sherpa_run(learnable_corpus, tmp_path_factory) -> Path:
+def trained_sherpa_run(_tiny_trainings, learnable_corpus, tmp_path_factory) -> Path:
     """The same, with the options sherpa-onnx can run: Kaldi fbank front-end, stateless predictor."""
-    return train_tiny(learnable_corpus, tmp_path_factory.mktemp("trained_sherpa") / "run",
-                      "--frontend", "kaldi", "--predictor", "stateless", "--emb_dim", "32")
+    return _trained("trained_sherpa_run", _tiny_trainings, learnable_corpus, tmp_path_factory)

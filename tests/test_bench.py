@@ -2,7 +2,6 @@
 Also bench/timing.py and bench/train_throughput.py."""
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -35,15 +34,29 @@ def test_timing_helpers_count_and_order_their_calls():
 
 
 @pytest.mark.slow
-def test_benchmark_quick_writes_every_section(tmp_path):
+def test_benchmark_quick_writes_every_section(tmp_path, capsys, monkeypatch):
+    """benchmark.py's main() in this process (sections 1-2); each transcription configuration still runs in a
+    child process of its own, as the RSS checks below need."""
+    import torch
+
     out = tmp_path / "results"
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
-    cmd = [sys.executable, str(ROOT / "bench" / "benchmark.py"), "--quick", "--variants", str(TINY), "--out", str(out)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600, cwd=str(ROOT))
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    monkeypatch.setenv("PYTHONUNBUFFERED", "1")
+    monkeypatch.chdir(ROOT)
+    monkeypatch.syspath_prepend(str(ROOT / "bench"))
+    import benchmark
+
+    threads = torch.get_num_threads()
+    capsys.readouterr()
+    try:
+        status = benchmark.main(["--quick", "--variants", str(TINY), "--out", str(out)])
+    finally:
+        torch.set_num_threads(threads)  # main() sets the encoder timings' thread count for the process
+    printed = capsys.readouterr()
+    assert status == 0, printed.err[-3000:]
     data = json.loads((out / "benchmark.json").read_text())
     report = (out / "benchmark.md").read_text()
-    assert proc.stdout.strip() == report.strip()  # the printed table is the saved one
+    assert printed.out.strip() == report.strip()  # the printed table is the saved one
 
     meta = data["meta"]
     assert meta["quick"] and "bench/benchmark.py --quick" in meta["command"] and meta["audio"]["seconds"] > 1
@@ -84,11 +97,13 @@ def test_benchmark_quick_writes_every_section(tmp_path):
 
 @pytest.mark.slow
 def test_train_throughput_rows_are_ratios_to_the_fp32_reference(tmp_path):
-    """bench/train_throughput.py: each setting's audio seconds per wall second, divided by the reference's."""
+    """bench/train_throughput.py: each setting's audio seconds per wall second, divided by the reference's.
+    On tests/configs/tiny.yaml (with the campaign's options): the rows do not depend on the model's size."""
     out = tmp_path / "tp"
     proc = subprocess.run([sys.executable, str(ROOT / "bench" / "train_throughput.py"), "--settings", "0,2,4",
                            "--steps", "1", "--rounds", "1", "--threads", "1", "--out", str(out),
-                           "--corpus", "none", "--init-from", "none"],
+                           "--corpus", "none", "--init-from", "none",
+                           "--hparams", str(TINY), "--overrides", "{emb_dim: 32}"],
                           capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-2000:]
     rows = json.loads((out / "throughput.json").read_text())["rows"]
@@ -98,3 +113,4 @@ def test_train_throughput_rows_are_ratios_to_the_fp32_reference(tmp_path):
     assert [r["loss"] for r in rows] == ["torchaudio", "torchaudio", "batched"]
     report = (out / "throughput.md").read_text()
     assert "| + bf16 | bf16 | fast | 16 | torchaudio |" in report and "weights: random" in report
+    assert "model: tests/configs/tiny.yaml + {emb_dim: 32} with the campaign's options" in report

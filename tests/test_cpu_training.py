@@ -39,9 +39,11 @@ def test_fast_dropout_gradient_is_the_mask_and_eval_is_identity():
 
 
 def test_swapped_model_is_unchanged_for_inference_and_checkpoints():
+    from speechbrain_tinyconf.lobes.lowrank import svd_init_skipped
     from speechbrain_tinyconf.recipe.hparams import load_detached
 
-    hp = load_detached("hparams/shared_lowrank_5M.yaml", {"num_encoder_layers": 4, "sharing": {"unique_blocks": 2}})
+    with svd_init_skipped():  # any weights do: the SVDs of random dense weights would only cost time
+        hp = load_detached("hparams/shared_lowrank_5M.yaml", {"num_encoder_layers": 4, "sharing": {"unique_blocks": 2}})
     model = hp["model"].eval()
     before = {k: v.clone() for k, v in model.state_dict().items()}
     x = torch.randn(1, 40, 256)
@@ -79,9 +81,11 @@ def test_early_stopping_counts_evaluations_not_epochs():
 def test_robust_augmentation_draws_noise_and_narrowband():
     import random
 
+    from speechbrain_tinyconf.lobes.lowrank import svd_init_skipped
     from speechbrain_tinyconf.recipe.hparams import load_detached
 
-    hp = load_detached("hparams/shared_lowrank_5M.yaml", {"robust_augment_prob": 1.0})
+    with svd_init_skipped():  # only the augmentation is used: the model's SVD initialisation would only cost time
+        hp = load_detached("hparams/shared_lowrank_5M.yaml", {"robust_augment_prob": 1.0})
     torch.manual_seed(0)
     random.seed(0)
     t = torch.arange(16000) / 16000

@@ -403,18 +403,24 @@ def test_cli_streams_no_left_context(model_dir, audio_files):
     assert proc.returncode == 0, proc.stderr[-2000:]
 
 
-def test_long_files_are_streamed_not_attended_in_full(model_dir, asr, audio_files, tmp_path):
-    """Above MAX_FULL_CONTEXT_S the CLI streams (and says so); EncoderDecoderASR refuses, naming --streaming."""
-    from speechbrain_tinyconf.pretrained.transcribe import MAX_FULL_CONTEXT_S
+def test_long_files_are_streamed_not_attended_in_full(model_dir, asr, audio_files, tmp_path, capsys, monkeypatch):
+    """Above MAX_FULL_CONTEXT_S the CLI streams (and says so); EncoderDecoderASR refuses, naming --streaming.
+    The CLI's main() in this process (the other CLI tests start it as a command)."""
+    from speechbrain_tinyconf.pretrained.transcribe import MAX_FULL_CONTEXT_S, main
 
     wav, rate = sf.read(audio_files["mono"], dtype="float32")
     repeats = int(MAX_FULL_CONTEXT_S * rate / len(wav)) + 2
     long = tmp_path / "long.wav"
     sf.write(long, np.tile(np.concatenate([wav, np.zeros(rate // 2, np.float32)]), repeats), rate)
-    plain, streamed = _cli(model_dir, long), _cli(model_dir, long, "--streaming")
-    assert plain.returncode == 0 and streamed.returncode == 0, plain.stderr[-2000:]
-    assert f"longer than the full-context limit of {MAX_FULL_CONTEXT_S:g} s: decoding it chunk by chunk" in plain.stderr
-    assert plain.stdout == streamed.stdout and len(plain.stdout.split()) > repeats  # it transcribes every repeat
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # as the command's environment (ENV) has it
+    capsys.readouterr()
+    plain_status = main([str(model_dir), str(long)])
+    plain = capsys.readouterr()
+    streamed_status = main([str(model_dir), str(long), "--streaming"])
+    streamed = capsys.readouterr()
+    assert plain_status == 0 and streamed_status == 0, plain.err[-2000:]
+    assert f"longer than the full-context limit of {MAX_FULL_CONTEXT_S:g} s: decoding it chunk by chunk" in plain.err
+    assert plain.out == streamed.out and len(plain.out.split()) > repeats  # it transcribes every repeat
     with pytest.raises(ValueError, match="full-context limit.*--streaming"):
         asr.transcribe_file(str(long))
 

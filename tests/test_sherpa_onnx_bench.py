@@ -1,6 +1,7 @@
 """bench/sherpa_onnx_bench.py on the tiny model trained with the sherpa-onnx options: every (mode, precision)
 row is measured in a torch-free child, sizes are those of the exported files; a bad source fails in one line."""
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -23,16 +24,27 @@ def _run(*args, timeout=900):
                           timeout=timeout, cwd=str(ROOT))
 
 
-def test_every_row_is_measured(trained_sherpa_run, learnable_corpus, tmp_path):
+def _load_bench():
+    spec = importlib.util.spec_from_file_location("sherpa_onnx_bench", BENCH)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_every_row_is_measured(trained_sherpa_run, learnable_corpus, tmp_path, capsys):
+    """The script's main() in this process (the exports); every row still in its own child process."""
     pytest.importorskip("sherpa_onnx")
     files = sorted((learnable_corpus / "test").rglob("*.flac"))
     audio = tmp_path / "long.wav"  # ~6 s: several chunks of either size
     sf.write(audio, np.concatenate([sf.read(f, dtype="float32")[0] for f in files[:6]]), 16000)
     out = tmp_path / "out"
-    proc = _run(trained_sherpa_run, "--audio", audio, "--reps", 1, "--out", out)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    bench = _load_bench()
+    capsys.readouterr()
+    status = bench.main([str(trained_sherpa_run), "--audio", str(audio), "--reps", "1", "--out", str(out)])
+    printed = capsys.readouterr()
+    assert status == 0, printed.err[-3000:]
     report = json.loads((out / "sherpa_onnx.json").read_text())
-    assert proc.stdout.strip() == (out / "sherpa_onnx.md").read_text().strip()
+    assert printed.out.strip() == (out / "sherpa_onnx.md").read_text().strip()
     rows = {(r["mode"], r["precision"]): r for r in report["rows"]}
     assert set(rows) == {(m, p) for m in ("full", "stream320", "stream640") for p in ("fp32", "int8", "int4")}
     for (mode, precision), row in rows.items():

@@ -159,7 +159,7 @@ def export_transducer(mods: TransducerModules, out_dir: PathLike, chunk_frames: 
             shutil.copyfile(mods.tokenizer_path, files["tokenizer"])
 
         enc_modules = torch.nn.ModuleList([mods.CNN, mods.Transformer.custom_src_module, mods.encoder, mods.proj_enc])
-        report = size_report(enc_modules)
+        report = size_report(enc_modules, depth=mods.depth if mods.depth < len(mods.encoder.layers) else None)
         result.config = {
             "format": "tinyconf",
             "exported_by": "speechbrain_tinyconf.deploy.onnx_export",
@@ -175,6 +175,8 @@ def export_transducer(mods: TransducerModules, out_dir: PathLike, chunk_frames: 
             "max_symbols_per_step": 5,  # SpeechBrain's greedy search default
             "streaming": streaming,
             "left_chunks": left_chunks,
+            "encoder_depth": mods.depth,  # virtual layers the graphs run (elastic depth)
+            "num_encoder_layers": len(mods.encoder.layers),  # virtual layers the weights were trained for
             "encoder_unique_params": report.unique_params,
             "encoder_virtual_params": report.virtual_params,
             # what readers may open: nothing else in the folder is read (onnx_runtime.listed_file)
@@ -188,8 +190,9 @@ def export_transducer(mods: TransducerModules, out_dir: PathLike, chunk_frames: 
 
 def export_onnx(source: PathLike, out_dir: PathLike, int8: bool = False, chunk_frames: Sequence[int] = (8, 16),
                 left_chunks: int = 4, overrides: Optional[Dict[str, Any]] = None,
-                seed: Optional[int] = None, int4: bool = False, overwrite: bool = False) -> OnnxExport:
-    """:func:`load_transducer` + :func:`export_transducer`."""
-    mods = load_transducer(source, overrides=overrides, seed=seed)
+                seed: Optional[int] = None, int4: bool = False, overwrite: bool = False,
+                depth: Optional[int] = None) -> OnnxExport:
+    """:func:`load_transducer` (at encoder ``depth``, default all layers) + :func:`export_transducer`."""
+    mods = load_transducer(source, overrides=overrides, seed=seed, depth=depth)
     return export_transducer(mods, out_dir, chunk_frames=chunk_frames, left_chunks=left_chunks, int8=int8, int4=int4,
                              overwrite=overwrite)

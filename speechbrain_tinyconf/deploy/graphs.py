@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 
+from ..lobes.depth import layers_run
 from .load import TransducerModules
 
 
@@ -149,7 +150,7 @@ def chunk_geometry(mods: TransducerModules, chunk_frames: int, left_chunks: int)
         chunk_frames=chunk_frames,
         left_frames=chunk_frames * left_chunks,
         conv_frames=int(conv),
-        num_layers=len(mods.encoder.layers),
+        num_layers=len(layers_run(mods.encoder)),  # the run-time depth's layers (elastic depth)
         d_model=int(mods.encoder.norm.norm.normalized_shape[0]),
         stride=int(props.stride),
         pad_samples=int(pad),
@@ -204,7 +205,7 @@ class EncoderStep(nn.Module):
         key_pad = (torch.arange(L + C, dtype=torch.int64) < (L - seen_mha)).unsqueeze(0).expand(x.shape[0], L + C)
         conv_keep = (torch.arange(P + C, dtype=torch.int64) >= (P - seen_conv)).to(x.dtype).reshape(1, 1, P + C)
         new_mha, new_conv = [], []
-        for i, layer in enumerate(encoder.layers):
+        for i, layer in enumerate(layers_run(encoder)):
             x, mha_ctx, conv_ctx = _layer_step(layer, x, mha_cache[i], conv_cache[i], pos, key_pad, conv_keep, C, L, P)
             new_mha.append(mha_ctx)
             new_conv.append(conv_ctx)

@@ -57,6 +57,13 @@ class TransducerModules:
         return self
 
     @property
+    def depth(self) -> int:
+        """Virtual layers the encoder runs (its run-time depth; all of them unless set)."""
+        from ..lobes.depth import layers_run
+
+        return len(layers_run(self.encoder))
+
+    @property
     def encoder(self):
         """The (Shared)ConformerEncoder."""
         return self.Transformer.encoder
@@ -99,7 +106,7 @@ def ensure_normalizer_stats(normalize, n_mels: int) -> None:
 
 
 def load_transducer(source: PathLike, overrides: Optional[Dict[str, Any]] = None, seed: Optional[int] = None,
-                    ckpt: str = "average") -> TransducerModules:
+                    ckpt: str = "average", depth: Optional[int] = None) -> TransducerModules:
     """Loads the transducer modules from a model folder, a recipe run folder or a variant YAML.
 
     A model folder is read, and checked, by :mod:`speechbrain_tinyconf.pretrained.model_folder`
@@ -119,6 +126,9 @@ def load_transducer(source: PathLike, overrides: Optional[Dict[str, Any]] = None
         random weights in any process.
     ckpt : str
         ``average`` or ``best``, for a run folder (as ``tinyconf-export``).
+    depth : int, optional
+        Encoder depth: the virtual layers run (elastic depth; ``None``: all). A depth the model cannot
+        run is a ``ValueError`` naming it.
     """
     from ..pretrained import model_folder
 
@@ -127,6 +137,8 @@ def load_transducer(source: PathLike, overrides: Optional[Dict[str, Any]] = None
         raise FileNotFoundError(f"ONNX export source not found: {source}")
     if overrides and not source.is_file():
         raise ValueError(f"overrides apply to a hparams YAML source only, not to the folder {source}")
+    if depth is not None and (isinstance(depth, bool) or not isinstance(depth, int) or depth < 1):
+        raise ValueError(f"--depth={depth!r}: must be a positive integer")
     if model_folder.looks_like_model_folder(source):
         hp = model_folder.instantiate(source)  # checks every file first: one line naming the one at fault
         tokenizer = source / model_folder.FILES["tokenizer"]
@@ -148,4 +160,11 @@ def load_transducer(source: PathLike, overrides: Optional[Dict[str, Any]] = None
             f"ONNX export source {source}: expected a model folder (model.ckpt), a recipe run folder "
             "(hyperparams.yaml + save/) or a hparams .yaml file"
         )
+    if depth is not None:
+        from ..lobes.depth import set_depth
+
+        try:
+            set_depth(mods.Transformer, depth)
+        except ValueError as err:
+            raise ValueError(f"--depth {depth}: {err}") from None
     return mods

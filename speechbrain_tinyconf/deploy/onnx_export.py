@@ -1,7 +1,7 @@
 """ONNX export (fp32, int8, int4) of a speechbrain-tinyconf transducer.
 
     tinyconf-onnx-export SOURCE OUT_DIR [--int8] [--int4] [--chunk-frames 8 16] [--left-chunks 4]
-        [--overwrite]
+        [--depth K] [--overwrite]
 
 (or ``python -m speechbrain_tinyconf.deploy.onnx_export``). ``SOURCE`` is a model folder written by
 ``tinyconf-export`` (:mod:`speechbrain_tinyconf.pretrained.export`), a
@@ -86,6 +86,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--chunk-frames", type=int, nargs="+", default=[8, 16],
                         help="streaming chunk sizes in encoder frames, one graph each (default 8 16 = 320/640 ms)")
     parser.add_argument("--left-chunks", type=int, default=4, help="attention left context in chunks (default 4)")
+    parser.add_argument("--depth", type=int, default=None,
+                        help="encoder depth: the virtual layers the graphs run (default all; repeated-block models "
+                             "only); stated in onnx_config.json and the encoder's metadata")
     parser.add_argument("--seed", type=int, default=None, help="seed for the random weights of a .yaml source")
     parser.add_argument("--format", choices=["tinyconf", "sherpa-onnx"], default="tinyconf",
                         help="tinyconf: our graphs for onnx_runtime.py (default); sherpa-onnx: encoder/decoder/joiner "
@@ -128,6 +131,8 @@ def argument_problem(args: argparse.Namespace) -> Optional[str]:
     for value in args.chunk_frames:
         if value < 1:
             return f"--chunk-frames={value}: must be a positive integer"
+    if args.depth is not None and args.depth < 1:
+        return f"--depth={args.depth}: must be a positive integer (virtual layers run)"
     if args.left_chunks < 1:
         return (f"--left-chunks={args.left_chunks}: must be >= 1 (the ONNX step keeps a fixed-size attention cache, "
                 "so unlimited left context cannot be exported)")
@@ -140,7 +145,8 @@ def _export_tinyconf(args: argparse.Namespace):
     from .export import export_onnx
 
     result = export_onnx(args.source, args.out_dir, int8=args.int8, chunk_frames=args.chunk_frames,
-                         left_chunks=args.left_chunks, seed=args.seed, int4=args.int4, overwrite=args.overwrite)
+                         left_chunks=args.left_chunks, seed=args.seed, int4=args.int4, overwrite=args.overwrite,
+                         depth=args.depth)
     if result.config.get("random_weights"):
         print(f"note: {args.source} is a hparams file: random weights, identity feature normalisation", file=sys.stderr)
     return result.files
@@ -150,7 +156,7 @@ def _export_sherpa(args: argparse.Namespace):
     from .load import load_transducer
     from .sherpa import export_sherpa_onnx
 
-    mods = load_transducer(args.source, seed=args.seed)
+    mods = load_transducer(args.source, seed=args.seed, depth=args.depth)
     if args.streaming:  # one chunk size per export (the first of --chunk-frames)
         from .sherpa_streaming import export_sherpa_streaming
 

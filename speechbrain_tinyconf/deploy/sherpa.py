@@ -175,6 +175,8 @@ def write_sherpa_folder(mods, out_dir: PathLike, write_encoder: Callable[[Dict[s
             "streaming": streaming,
             "source": str(mods.source),
             "vocab_size": int(mods.transducer_lin.w.out_features),
+            "encoder_depth": mods.depth,  # virtual layers the encoder graph runs (elastic depth)
+            "num_encoder_layers": len(mods.encoder.layers),
             **(extra or {}),
             "files": {name: {"file": p.name, **file_record(p)} for name, p in files.items()},
         }
@@ -193,8 +195,9 @@ def finish_export(mods, out: Path, files: Dict[str, Path], encoder_meta: Dict[st
     export_graph(JointStep(mods), (torch.zeros(1, joint_dim), torch.zeros(1, joint_dim)), files["joiner"],
                  ["encoder_out", "decoder_out"], ["logit"],
                  {"encoder_out": {0: "N"}, "decoder_out": {0: "N"}, "logit": {0: "N"}})
+    depth = {"encoder_depth": mods.depth, "virtual_layers": len(mods.encoder.layers)}  # for people: elastic depth
     metadata = {
-        "encoder": encoder_meta,
+        "encoder": {**encoder_meta, **depth},
         "decoder": {"vocab_size": int(mods.transducer_lin.w.out_features), "context_size": SherpaDecoder.context_size},
         "joiner": {"joiner_dim": joint_dim},
     }

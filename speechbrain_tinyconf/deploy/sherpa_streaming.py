@@ -48,6 +48,7 @@ from typing import Any, Dict, Union
 import torch
 import torch.nn as nn
 
+from ..lobes.depth import layers_run
 from .export import export_graph
 from .graphs import _check_encoder, _layer_step, _Normalize, rel_pos_embs
 from .sherpa import SHERPA_FBANK, SherpaExportError, prepare_export, write_sherpa_folder
@@ -69,7 +70,7 @@ class _Geometry:
         self.conv_frames = int(mods.encoder.layers[0].convolution_module.padding)
         if self.conv_frames < 1:
             raise ValueError("sherpa-onnx streaming export needs a depthwise convolution with kernel_size >= 3")
-        self.num_layers = len(mods.encoder.layers)
+        self.num_layers = len(layers_run(mods.encoder))  # the run-time depth's layers (elastic depth)
         self.d_model = int(mods.encoder.norm.norm.normalized_shape[0])
 
 
@@ -143,7 +144,7 @@ class SherpaStreamingEncoder(nn.Module):
         key_pad = torch.arange(L + C, dtype=torch.int64).unsqueeze(0) < (L - seen_mha)  # (N, L + C)
         conv_keep = (torch.arange(P + C, dtype=torch.int64).unsqueeze(0) >= (P - seen_conv)).to(h.dtype).unsqueeze(1)
         new_mha, new_conv = [], []
-        for i, layer in enumerate(encoder.layers):
+        for i, layer in enumerate(layers_run(encoder)):
             h, mha_ctx, conv_ctx = _layer_step(layer, h, attn[:, i], conv[:, i, P:], pos, key_pad, conv_keep, C, L, P)
             new_mha.append(mha_ctx)
             new_conv.append(conv_ctx)

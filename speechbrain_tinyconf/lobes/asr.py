@@ -13,7 +13,7 @@ Authors
 from __future__ import annotations
 
 import inspect
-from typing import Any, Mapping, Union
+from typing import Any, Mapping, Optional, Union
 
 from speechbrain.lobes.models.transformer.TransformerASR import TransformerASR
 
@@ -24,8 +24,9 @@ from .sharing import SharingPlan
 class SharedTransformerASR(TransformerASR):
     """``TransformerASR(encoder_module="conformer", ...)`` whose encoder follows ``sharing``.
 
-    Arguments are those of SpeechBrain's ``TransformerASR`` plus ``sharing`` and ``svd_init``
-    (see :class:`SharedConformerEncoder`); ``num_encoder_layers`` is the number of *virtual* layers.
+    Arguments are those of SpeechBrain's ``TransformerASR`` plus ``sharing``, ``svd_init``, ``depth`` and
+    ``elastic_depth`` (see :class:`SharedConformerEncoder`); ``num_encoder_layers`` is the number of
+    *virtual* layers.
 
     Example
     -------
@@ -41,7 +42,8 @@ class SharedTransformerASR(TransformerASR):
     """
 
     def __init__(self, *args: Any, sharing: Union[None, SharingPlan, Mapping[str, Any]] = None,
-                 svd_init: bool = True, **kwargs: Any):
+                 svd_init: bool = True, depth: Optional[int] = None,
+                 elastic_depth: Optional[Mapping[str, Any]] = None, **kwargs: Any):
         kwargs.setdefault("encoder_module", "conformer")
         bound = inspect.signature(TransformerASR.__init__).bind(self, *args, **kwargs)
         bound.apply_defaults()
@@ -69,6 +71,8 @@ class SharedTransformerASR(TransformerASR):
             layerdrop_prob=self.layerdrop_prob,
             sharing=sharing,
             svd_init=svd_init,
+            depth=depth,
+            elastic_depth=elastic_depth,
         )
 
     @property

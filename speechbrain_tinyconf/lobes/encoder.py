@@ -11,7 +11,8 @@ then, following a :class:`~speechbrain_tinyconf.lobes.sharing.SharingPlan`,
 3. adds the per-layer :class:`~speechbrain_tinyconf.lobes.scales.ChannelScale` modules
    (``branch_scales``, ``per_layer: [scales]``), untied, inside each layer.
 
-Forward and streaming are SpeechBrain's, untouched.
+Forward and streaming are SpeechBrain's, untouched: at a run-time depth ``K < num_layers``
+(elastic depth, :mod:`speechbrain_tinyconf.lobes.depth`) they run over the plan's ``K`` layers.
 
 Checkpoints store each shared tensor once, under the name of its first use; a
 load pre-hook re-expands them, and refuses checkpoints whose tying differs.
@@ -23,7 +24,7 @@ Authors
 
 from __future__ import annotations
 
-from typing import Any, Dict, Mapping, Optional, Union
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Union
 
 import contextlib
 
@@ -35,6 +36,7 @@ from speechbrain.nnet.attention import RelPosMHAXL
 from torch.nn.utils import parametrize
 
 from .attention import LowRankRelPosMHAXL
+from .depth import ElasticDepth
 from .lowrank import LowRankLinear, LowRankWeight, check_rank, svd_init_skipped
 from .scales import add_branch_scales, add_output_scale, rename_legacy_scale_keys
 from .sharing import ParamKind, SharingPlan
@@ -52,6 +54,11 @@ class SharedConformerEncoder(ConformerEncoder):
     model's ``hyperparams.yaml``), so that low-rank factors skip the SVD of random weights
     (:func:`~speechbrain_tinyconf.lobes.lowrank.svd_init_skipped`).
 
+    Elastic depth (repeated blocks only): ``depth`` (default all ``num_layers``) is the number of
+    virtual layers run, changeable with :meth:`set_depth`; which ones is the plan's rule
+    (:meth:`SharingPlan.layers_at_depth`). ``elastic_depth`` (``{min, prob}``, see
+    :class:`~speechbrain_tinyconf.lobes.depth.ElasticDepth`) samples a depth per training batch.
+
     Example
     -------
     >>> from speechbrain.nnet.attention import RelPosEncXL
@@ -65,6 +72,9 @@ class SharedConformerEncoder(ConformerEncoder):
     torch.Size([2, 30, 64])
     >>> enc.layers[0].ffn_module1[1].ffn[0].U is enc.layers[2].ffn_module1[1].ffn[0].U
     True
+    >>> enc.set_depth(4)  # cycle order: the first 4 virtual layers, ABAB
+    >>> enc(x, pos_embs=RelPosEncXL(64)(x))[0].shape
+    torch.Size([2, 30, 64])
     """
 
     def __init__(
@@ -85,9 +95,15 @@ class SharedConformerEncoder(ConformerEncoder):
         layerdrop_prob: float = 0.0,
         sharing: Union[None, SharingPlan, Mapping[str, Any]] = None,
         svd_init: bool = True,
+        depth: Optional[int] = None,
+        elastic_depth: Union[None, ElasticDepth, Mapping[str, Any]] = None,
     ):
         self.plan = SharingPlan.from_config(sharing)
         self.plan.validate(num_layers)
+        self.elastic_depth = ElasticDepth.from_config(elastic_depth)
+        if self.elastic_depth is not None:
+            self.elastic_depth.validate(num_layers)
+            self.plan.layers_at_depth(self.elastic_depth.min, num_layers)  # repeated blocks, else one line
         super().__init__(
             num_layers=num_layers,
             d_model=d_model,
@@ -121,6 +137,60 @@ class SharedConformerEncoder(ConformerEncoder):
         self.register_state_dict_post_hook(_drop_aliases_hook)
         self.register_load_state_dict_pre_hook(_rename_legacy_keys_hook)  # before the aliases are expanded
         self.register_load_state_dict_pre_hook(_expand_aliases_hook)
+        self.depth = num_layers
+        self.set_depth(depth)
+
+    # --------------------------------------------------------- elastic depth
+    def set_depth(self, depth: Optional[int]) -> None:
+        """Runs ``depth`` virtual layers from now on (``None``: all); see :meth:`SharingPlan.layers_at_depth`."""
+        depth = self.num_layers if depth is None else depth
+        self.plan.layers_at_depth(depth, self.num_layers)  # a ValueError naming the depth
+        self.depth = depth
+
+    def active_layer_indices(self) -> List[int]:
+        """The virtual layers run at the current depth, in order."""
+        return self.plan.layers_at_depth(self.depth, self.num_layers)
+
+    def active_layers(self) -> List[nn.Module]:
+        """The layer modules run at the current depth, in order (for code that walks the layers itself)."""
+        return [self.layers[i] for i in self.active_layer_indices()]
+
+    @contextlib.contextmanager
+    def _running(self, depth: int) -> Iterator[None]:
+        # SpeechBrain's forward walks self.layers: show it the depth's layers for the call.
+        if depth == self.num_layers:
+            yield
+            return
+        every = self._modules["layers"]
+        self._modules["layers"] = nn.ModuleList([every[i] for i in self.plan.layers_at_depth(depth, self.num_layers)])
+        try:
+            yield
+        finally:
+            self._modules["layers"] = every
+
+    def forward(self, src: torch.Tensor, *args: Any, **kwargs: Any):
+        """SpeechBrain's forward over the current depth's layers (a sampled depth when training elastic)."""
+        depth = self.depth
+        if self.training and self.elastic_depth is not None:
+            depth = self.elastic_depth.sample(self.num_layers)
+        with self._running(depth):
+            return super().forward(src, *args, **kwargs)
+
+    def make_streaming_context(self, dynchunktrain_config):
+        """SpeechBrain's streaming context, one layer context per layer run at the current depth."""
+        with self._running(self.depth):
+            context = super().make_streaming_context(dynchunktrain_config)
+        context.encoder_depth = self.depth
+        return context
+
+    def forward_streaming(self, src: torch.Tensor, context, pos_embs: Optional[torch.Tensor] = None):
+        """SpeechBrain's streaming forward at the current depth (``context`` must have been made at it)."""
+        made_at = getattr(context, "encoder_depth", len(context.layers))
+        if made_at != self.depth:
+            raise ValueError(f"streaming context made at depth {made_at}, the encoder now runs depth {self.depth}: "
+                             "make a new context (make_streaming_context) after set_depth")
+        with self._running(self.depth):
+            return super().forward_streaming(src, context, pos_embs=pos_embs)
 
     # ----------------------------------------------------------------- tying
     def _tie_parameters(self) -> None:

@@ -5,6 +5,7 @@ A plan is a pair of small dataclasses, buildable from a YAML mapping::
     sharing:
         unique_blocks: 4            # (i)   4 distinct blocks for all virtual layers
         order: cycle                # (i)   ABCDABCD... (or `consecutive`: AAAABBBB...)
+                                    #       run-time depth K < num_layers: layers_at_depth()
         share_modules:              # (ii)  module -> consecutive blocks per copy
             conv: all
             attention: 2
@@ -29,7 +30,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, Dict, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 MODULES = ("ffn", "attention", "conv")
 MACARON_TIES = ("none", "first", "second", "both")
@@ -254,6 +255,38 @@ class SharingPlan:
         if (self.order or "cycle") == "cycle":
             return layer % n_blocks
         return layer // (num_layers // n_blocks)
+
+    def layers_at_depth(self, depth: int, num_layers: int) -> List[int]:
+        """The virtual layers (in order) an encoder of ``num_layers`` runs at run-time depth ``depth``.
+
+        Elastic depth needs repeated blocks (level i): dropping layers of a stack of distinct
+        blocks would leave trained weights unused. The rule keeps the block order and uses every
+        unique block once ``depth >= unique_blocks``:
+
+        * ``cycle`` (ABCDABCD): the first ``depth`` virtual layers;
+        * ``consecutive`` (AABBCCDD): ``depth`` layers evenly spread, layer ``j * num_layers // depth``
+          for ``j < depth`` (the first copy of each block at ``depth = unique_blocks``).
+
+        Example
+        -------
+        >>> plan = SharingPlan(unique_blocks=4, order="consecutive")
+        >>> [plan.block_of(i, 8) for i in plan.layers_at_depth(4, 8)]
+        [0, 1, 2, 3]
+        >>> SharingPlan(unique_blocks=4, order="cycle").layers_at_depth(6, 8)
+        [0, 1, 2, 3, 4, 5]
+        """
+        if isinstance(depth, bool) or not isinstance(depth, int) or not 1 <= depth <= num_layers:
+            raise ValueError(f"depth={depth!r}: expected an integer from 1 to the {num_layers} virtual layers")
+        if depth == num_layers:
+            return list(range(num_layers))
+        if self.unique_blocks is None or self.unique_blocks == num_layers:
+            raise ValueError(
+                f"depth={depth}: a run-time depth below num_layers={num_layers} needs repeated blocks "
+                "(sharing.unique_blocks < num_layers); this encoder's layers are all distinct"
+            )
+        if (self.order or "cycle") == "cycle":
+            return list(range(depth))
+        return [j * num_layers // depth for j in range(depth)]
 
     def owner_key(self, layer: int, num_layers: int, path: str, kind: "ParamKind") -> Tuple:
         """Key identifying the tensor behind parameter ``path`` of virtual layer ``layer``.

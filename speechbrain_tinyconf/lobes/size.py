@@ -14,12 +14,13 @@ from __future__ import annotations
 import io
 import re
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 import torch
 import torch.nn as nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from .depth import at_depth
 from .sharing import module_of
 
 # A Conformer layer inside any model: "<...>layers.<i>.<ffn_module1|mha_layer|...>".
@@ -84,20 +85,47 @@ def checkpoint_bytes(module: nn.Module) -> int:
     return buffer.getbuffer().nbytes
 
 
-def count_macs(run: Callable[[], object]) -> int:
-    """Multiply-accumulates executed by ``run()`` (matmuls and convolutions)."""
-    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+def count_macs(run: Callable[[], object], depth: Optional[int] = None, model: Optional[nn.Module] = None) -> int:
+    """Multiply-accumulates executed by ``run()`` (matmuls and convolutions).
+
+    With ``depth``, every shared encoder in ``model`` (the module ``run`` calls) runs that many
+    virtual layers for the count (elastic depth, :func:`~speechbrain_tinyconf.lobes.depth.set_depth`).
+    """
+    if depth is not None and model is None:
+        raise ValueError("count_macs: depth needs the model whose encoders run at it (model=...)")
+    with at_depth(model, depth), torch.no_grad(), FlopCounterMode(display=False) as counter:
         run()
     return counter.get_total_flops() // 2
 
 
-def size_report(module: nn.Module) -> SizeReport:
+def _idle_layer_prefixes(module: nn.Module, depth: Optional[int]) -> Tuple[str, ...]:
+    """Name prefixes of the virtual layers that do not run at ``depth`` (none for ``None``)."""
+    from .encoder import SharedConformerEncoder
+
+    if depth is None:
+        return ()
+    encoders = [(name, sub) for name, sub in module.named_modules(remove_duplicate=False)
+                if isinstance(sub, SharedConformerEncoder)]
+    if not encoders:
+        raise ValueError("depth given, but the module has no SharedConformerEncoder")
+    prefixes: List[str] = []
+    for name, encoder in encoders:
+        kept = set(encoder.plan.layers_at_depth(depth, encoder.num_layers))
+        base = f"{name}.layers." if name else "layers."
+        prefixes += [f"{base}{i}." for i in range(encoder.num_layers) if i not in kept]
+    return tuple(prefixes)
+
+
+def size_report(module: nn.Module, depth: Optional[int] = None) -> SizeReport:
     """Unique/virtual parameter counts, a per-part breakdown and bytes (MACs: :func:`count_macs`).
 
     Arguments
     ---------
     module : torch.nn.Module
         Any module; shared tensors are recognised by identity.
+    depth : int, optional
+        Elastic depth: virtual parameters count only the virtual layers run at ``depth``; the
+        unique parameters and bytes (what memory holds) are those of the whole model.
 
     int8 bytes assume dynamic quantisation: matrices at 1 byte per weight,
     vectors (norms, biases, scales) kept in fp32.
@@ -116,8 +144,11 @@ def size_report(module: nn.Module) -> SizeReport:
     for name, tensor in unique:
         if isinstance(tensor, nn.Parameter):
             breakdown.setdefault(part_of(name), [0, 0])[0] += tensor.numel()
+    idle = _idle_layer_prefixes(module, depth)
     virtual_params = 0
     for name, tensor in module.named_parameters(remove_duplicate=False):
+        if name.startswith(idle):
+            continue
         virtual_params += tensor.numel()
         breakdown.setdefault(part_of(name), [0, 0])[1] += tensor.numel()
     fp32 = sum(t.numel() * 4 for _, t in unique)
@@ -132,8 +163,9 @@ def size_report(module: nn.Module) -> SizeReport:
     )
 
 
-def encoder_macs(encoder: nn.Module, num_frames: int) -> int:
-    """:func:`count_macs` of a (Shared)ConformerEncoder on one utterance of ``num_frames`` frames (eval mode).
+def encoder_macs(encoder: nn.Module, num_frames: int, depth: Optional[int] = None) -> int:
+    """:func:`count_macs` of a (Shared)ConformerEncoder on one utterance of ``num_frames`` frames (eval mode),
+    at ``depth`` virtual layers if given.
 
     Example
     -------
@@ -150,6 +182,6 @@ def encoder_macs(encoder: nn.Module, num_frames: int) -> int:
     was_training = encoder.training
     encoder.eval()
     try:
-        return count_macs(lambda: encoder(x, pos_embs=pos))
+        return count_macs(lambda: encoder(x, pos_embs=pos), depth=depth, model=encoder)
     finally:
         encoder.train(was_training)

@@ -129,6 +129,7 @@ def model_card(run: RunInfo, choice: CheckpointChoice, report: SizeReport, files
         f" (the run's test WERs used beam size {recipe['test_beam_size']})" if recipe.get("test_beam_size", 1) > 1 else ""
     )
     fields = {
+        "depth_md": depth_section(recipe),
         "name": name, "layers": layers, "variant": recipe.get("variant"), "d_model": recipe.get("d_model"),
         "vocab_size": recipe.get("vocab_size"), "token_type": recipe.get("token_type", "unigram"),
         "sample_rate": recipe.get("sample_rate", 16000), "sharing_yaml": sharing_yaml,
@@ -147,6 +148,25 @@ def model_card(run: RunInfo, choice: CheckpointChoice, report: SizeReport, files
     }
     body = "\n" + (resources.files(__package__) / "templates" / "model_card.md").read_text(encoding="utf-8")
     return "---\n" + yaml.safe_dump(front, sort_keys=False, allow_unicode=True) + "---\n" + body.format(**fields)
+
+
+def depth_section(recipe: Dict[str, Any]) -> str:
+    """The card's paragraph on run-time depth: which depths the weights allow and were trained for."""
+    layers = recipe.get("num_encoder_layers")
+    blocks = (recipe.get("sharing") or {}).get("unique_blocks")
+    if not blocks or blocks == layers:
+        return f"Depth: {layers} virtual layers, fixed (no repeated blocks, so no smaller run-time depth)."
+    elastic = recipe.get("elastic_depth")
+    if elastic:
+        trained = (f"Trained with `elastic_depth: {{min: {elastic.get('min')}, prob: {elastic.get('prob', 0.5)}}}`: "
+                   f"depths {elastic.get('min')} to {layers} were trained, with every weight shared.")
+    else:
+        trained = ("Trained at full depth only: a smaller depth runs, but was not trained for "
+                   "(expect a much higher WER).")
+    return (f"Depth: {layers} virtual layers from {blocks} unique blocks. The same weights run at any depth "
+            f"K <= {layers} chosen at load time, compute scaling with K: "
+            '`EncoderDecoderASR.from_hparams(..., overrides={"encoder_depth": K})` or '
+            f"`tinyconf-transcribe --depth K`. {trained}")
 
 
 def training_data_section(run: RunInfo) -> str:

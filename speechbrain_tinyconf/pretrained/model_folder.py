@@ -200,16 +200,22 @@ def inference_hparams_text(recipe_text: str, tokenizer_sha256: Optional[str] = N
     return text
 
 
+# Arguments that say how a module is built or run, not what it is: not compared at export.
+# svd_init: the template's; depth: run-time depth (the template's encoder_depth); elastic_depth: training only.
+_HOW_NOT_WHAT = ("svd_init", "depth", "elastic_depth")
+
+
 def _definition(node: Any) -> Any:
-    """What ``node`` builds, for comparison: without the template's ``svd_init`` arguments (how it builds
-    the modules, not what it builds), and with tags that name a moved module by its current path."""
+    """What ``node`` builds, for comparison: without the arguments of :data:`_HOW_NOT_WHAT` (how it builds
+    or runs the modules, not what it builds), and with tags that name a moved module by its current path."""
     from .. import current_name
     from ..recipe.hparams import Tagged
 
     if isinstance(node, Tagged):
         value = _definition(node.value)
         if isinstance(value, dict):
-            value.pop("svd_init", None)
+            for key in _HOW_NOT_WHAT:
+                value.pop(key, None)
         kind, colon, name = node.tag.partition(":")
         return Tagged(kind + colon + current_name(name) if colon else node.tag, value)
     if isinstance(node, dict):

@@ -1,13 +1,14 @@
 """Transcribe audio files with an exported model folder (see :mod:`speechbrain_tinyconf.pretrained.export`).
 
-    tinyconf-transcribe MODEL_DIR AUDIO [AUDIO ...] [--streaming --chunk-ms 640]
+    tinyconf-transcribe MODEL_DIR AUDIO [AUDIO ...] [--streaming --chunk-ms 640] [--depth K]
 
 (or ``python -m speechbrain_tinyconf.pretrained.transcribe``). The folder is opened and checked by
 :mod:`speechbrain_tinyconf.pretrained.model_folder` (:func:`load_model_or_explain`).
 
 Prints one ``<path>\\t<text>`` line per file. A file that cannot be read is
 reported on stderr and skipped; the exit status is 1 if any file failed, 2 if
-the model folder is unusable. Files longer than :data:`MAX_FULL_CONTEXT_S`
+the model folder is unusable (or ``--depth`` does not fit it). ``--depth K`` runs K of the encoder's
+virtual layers (elastic depth, :mod:`speechbrain_tinyconf.lobes.depth`). Files longer than :data:`MAX_FULL_CONTEXT_S`
 seconds are decoded chunk by chunk (said on stderr): full-context attention
 needs memory that grows with the square of the length (13 GB for 10 minutes). Audio is loaded and converted (resampled,
 averaged to mono) exactly as SpeechBrain's ``Pretrained.load_audio`` does,
@@ -31,6 +32,7 @@ from typing import Callable, Iterator, List, Optional, Sequence, Union
 import torch
 
 from ..deploy.onnx_runtime import MAX_FULL_CONTEXT_S, full_context_message
+from ..lobes.depth import set_depth
 # The folder is the model_folder module's: these names are public here too (they lived here before it).
 from .model_folder import (  # noqa: F401
     MODEL_FILES, ModelFolderError, check_model_dir, load_model, load_model_or_explain, model_folder_problem,
@@ -208,6 +210,17 @@ def positive_ms(text: str) -> float:
     return value
 
 
+def positive_int(text: str) -> int:
+    """argparse type of ``--depth``: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value}: must be >= 1")
+    return value
+
+
 def left_chunks(text: str) -> int:
     """argparse type of ``--left-chunks``: an integer >= 0 (0 = no left context)."""
     try:
@@ -236,6 +249,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         help=f"streaming chunk length in ms (default {DEFAULT_CHUNK_MS:g})")
     parser.add_argument("--left-chunks", type=left_chunks, default=DEFAULT_LEFT_CHUNKS,
                         help=f"streaming attention left context in chunks (default {DEFAULT_LEFT_CHUNKS}; 0 = none)")
+    parser.add_argument("--depth", type=positive_int, default=None,
+                        help="encoder depth: virtual layers run (default all; repeated-block models only)")
     parser.add_argument("--device", default="cpu", help="torch device (default cpu)")
     args = parser.parse_args(argv)
 
@@ -245,6 +260,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     def model(streaming: bool):
         if streaming not in models:
             models[streaming] = load_model_or_explain(args.model_dir, streaming=streaming, device=args.device)
+            if args.depth is not None:
+                try:
+                    set_depth(models[streaming], args.depth)
+                except ValueError as err:
+                    raise ModelFolderError(f"--depth {args.depth}: {err}") from None
         return models[streaming]
 
     try:
