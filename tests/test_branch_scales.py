@@ -157,10 +157,20 @@ def test_bad_init_names_the_field(value):
 
 
 def test_scales_are_modules_not_hooks():
-    """One mechanism: ChannelScale modules in print(model) and the state_dict; SpeechBrain's forward runs."""
-    enc = SharedConformerEncoder(**CFG, sharing={"branch_scales": 0.1, "per_layer": ["scales"]})
-    assert type(enc).forward is ConformerEncoder.forward
-    assert type(enc).forward_streaming is ConformerEncoder.forward_streaming
+    """One mechanism: ChannelScale modules in print(model) and the state_dict; SpeechBrain's forward runs.
+
+    The encoder's own forward only picks the layers of its run-time depth (elastic depth) and calls
+    SpeechBrain's: at full depth, SpeechBrain's forward and streaming forward called on it directly give
+    the same outputs, so the scales are in the layers, not in a forward of ours."""
+    enc = SharedConformerEncoder(**CFG, sharing={"branch_scales": 0.1, "per_layer": ["scales"]}).eval()
+    x, pos = _inputs(1, 12)
+    config = DynChunkTrainConfig(4, 2)
+    with torch.no_grad():
+        assert torch.equal(enc(x, pos_embs=pos)[0], ConformerEncoder.forward(enc, x, pos_embs=pos)[0])
+        ours, theirs = enc.make_streaming_context(config), ConformerEncoder.make_streaming_context(enc, config)
+        chunk_pos = RelPosEncXL(CFG["d_model"])(x[:, :4])
+        assert torch.equal(enc.forward_streaming(x[:, :4], ours, pos_embs=chunk_pos)[0],
+                           ConformerEncoder.forward_streaming(enc, x[:, :4], theirs, pos_embs=chunk_pos)[0])
     assert all(not m._forward_hooks and not m._forward_pre_hooks for m in enc.modules())
     assert repr(enc.layers[0]).count("ChannelScale(32)") == len(BRANCHES) + 1
     assert isinstance(enc.layers[2].norm2[1], ChannelScale)  # the per-layer scale follows norm2
