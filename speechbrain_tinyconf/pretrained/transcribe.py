@@ -210,26 +210,25 @@ def positive_ms(text: str) -> float:
     return value
 
 
-def positive_int(text: str) -> int:
-    """argparse type of ``--depth``: an integer >= 1."""
+def integer_at_least(text: str, minimum: int, meaning: str = "") -> int:
+    """``text`` as an integer >= ``minimum``, else an ``argparse.ArgumentTypeError`` (``meaning`` says why)."""
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value}: must be >= 1")
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"{value}: must be >= {minimum}{meaning}")
     return value
+
+
+def positive_int(text: str) -> int:
+    """argparse type of ``--depth``: an integer >= 1."""
+    return integer_at_least(text, 1)
 
 
 def left_chunks(text: str) -> int:
     """argparse type of ``--left-chunks``: an integer >= 0 (0 = no left context)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value}: must be >= 0 (chunks of left context kept by attention)")
-    return value
+    return integer_at_least(text, 0, " (chunks of left context kept by attention)")
 
 
 def streaming_config(asr, chunk_ms: float, left: int):
