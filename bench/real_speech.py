@@ -86,16 +86,33 @@ def wer_by_group(errors: Dict[str, Tuple[int, int]], groups: Dict[str, str]) -> 
 
 
 def read_data_dir(corpus: Path, split: str) -> List[Tuple[str, str, str]]:
-    """(utterance id, audio path, reference text) of a Kaldi data dir without segments."""
-    data = corpus / split
+    """(utterance id, audio path, reference text) of ``corpus/split``: a Kaldi data dir without segments
+    (``wav.scp``, ``text``), or a LibriSpeech split (``<spk>/<chapter>/<spk>-<chapter>.trans.txt`` beside
+    ``<utt>.flac`` or ``.wav``, as the CPU demo's corpus is written)."""
+    data = Path(corpus) / split
+    if not (data / "wav.scp").is_file() and any(data.glob("*/*/*.trans.txt")):
+        return _read_librispeech_split(data)
     wavs = dict(line.split(maxsplit=1) for line in (data / "wav.scp").read_text().splitlines() if line.strip())
     items = []
     for line in (data / "text").read_text().splitlines():
         utt, _, text = line.partition(" ")
         if utt in wavs:
             path = Path(wavs[utt].strip())
-            items.append((utt, str(path if path.is_absolute() else corpus / path), text.strip().upper()))
+            items.append((utt, str(path if path.is_absolute() else Path(corpus) / path), text.strip().upper()))
     return items
+
+
+def _read_librispeech_split(data: Path) -> List[Tuple[str, str, str]]:
+    """The utterances of a LibriSpeech split folder that have both a transcript line and an audio file."""
+    items = []
+    for trans in sorted(data.glob("*/*/*.trans.txt")):
+        for line in trans.read_text(encoding="utf-8").splitlines():
+            utt, _, text = line.partition(" ")
+            audio = [trans.parent / f"{utt}{ext}" for ext in (".flac", ".wav")]
+            found = [path for path in audio if path.is_file()]
+            if utt and found:
+                items.append((utt, str(found[0]), text.strip().upper()))
+    return sorted(items)
 
 
 def score(items: List[Tuple[str, str, str]], hyps: Dict[str, str], wer_path: Path, data_dir: Path) -> Dict:

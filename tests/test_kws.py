@@ -242,6 +242,19 @@ def test_kws_eval_arithmetic():
         "DOG", "RAN"]
 
 
+def test_kws_eval_reads_a_librispeech_split_as_its_kaldi_data_dir(learnable_corpus, tmp_path):
+    """The demo's corpus is written in LibriSpeech layout: read_data_dir gives the same utterances, texts and audio
+    as the Kaldi data dir made from it (test_sherpa_onnx_wer.kaldi_dir_from prefixes ids with a speaker)."""
+    m = kws_eval()
+    kaldi = m.read_data_dir(kaldi_dir_from(learnable_corpus, tmp_path / "corpus"), "test")
+    libri = m.read_data_dir(learnable_corpus, "test")
+    assert len(libri) == len(kaldi) == 8
+    assert [(utt, text) for utt, _, text in libri] == sorted((utt.split("-", 1)[1], text) for utt, _, text in kaldi)
+    by_utt = {utt.split("-", 1)[1]: path for utt, path, _ in kaldi}
+    for utt, path, _ in libri:
+        assert open(path, "rb").read() == open(by_utt[utt], "rb").read()
+
+
 @slow
 def test_kws_eval_on_the_tone_corpus(exported, learnable_corpus, tmp_path):
     """End to end on the tone corpus's test split: the counts are the spotter's own detections, counted again here."""
