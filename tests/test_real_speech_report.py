@@ -86,3 +86,37 @@ def test_idle_time_between_launches_is_not_counted(tmp_path):
         "audio_hours: 2.88 - train loss: 36.60 - valid loss: 31.67\n")
     assert report.wall_seconds(log) == 25 * 60
     assert [r["wall_hours"] for r in report.progress(tmp_path)] == [round(25 / 60, 3)]
+
+
+def test_pilots_count_hours_from_their_own_start(tmp_path):
+    """bench/pilot_report.py: two pilots from the same start are side by side, each pilot's wall hours from its own
+    launch (real_speech_report --progress would chain the second after the first), its options from command.txt."""
+    import json
+    import sys
+
+    sys.path.insert(0, str(ROOT / "bench"))
+    spec = importlib.util.spec_from_file_location("pilot_report", ROOT / "bench" / "pilot_report.py")
+    pilot_report = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(pilot_report)
+    runs = []
+    for name, start, lr in (("a", "19:00", "0.0005"), ("b", "21:00", "0.001")):
+        run = tmp_path / name
+        run.mkdir()
+        hour = int(start[:2])
+        (run / "log.txt").write_text(
+            f"2026-12-05 {start}:00,000 - speechbrain.core - INFO - Beginning experiment!\n"
+            f"2026-12-05 {hour}:30:00,000 - speechbrain.utils.train_logger - INFO - epoch: 1, lr: 4.40e-04, steps: 388, "
+            "audio_hours: 2.88 - train loss: 30.15 - valid loss: 29.79, valid WER: 70.36, valid CER: 46.91\n")
+        (run / "command.txt").write_text(
+            f"python recipes/SpeechOcean762/train.py --defaults s.yaml hparams/m.yaml --data_folder d --output_folder "
+            f"{run} --device cpu --init_from pretrained/x --lr {lr} --train_splits '[train, /abs/tts]'\n")
+        (run / "train.csv").write_text("ID,duration\nu1,3600\ntts-x-1,1800\n")
+        runs.append(str(run))
+    out = tmp_path / "out"
+    assert pilot_report.main([*runs, "--out", str(out)]) == 0
+    lines = json.loads((out / "pilots.json").read_text())
+    assert [(r["run"], r["wall_hours"]) for r in lines] == [("a", 0.5), ("b", 0.5)]
+    assert lines[1]["options"] == "--init_from pretrained/x --lr 0.001 --train_splits '[train, /abs/tts]'"
+    assert lines[0]["data"] == {"real": 1.0, "synthetic": 0.5}
+    assert "| b | `--init_from pretrained/x --lr 0.001" in (out / "pilots.md").read_text() and (out / "pilots.png").is_file()
+    assert pilot_report.main([str(tmp_path / "nowhere"), "--out", str(out)]) == 1
