@@ -37,7 +37,7 @@ EXTRAS = {
     "sherpa": {"sherpa-onnx": ">=1.12"},
 }
 # kaldi-native-fbank: the feature code sherpa-onnx runs, to check the `frontend: kaldi` option against
-EXTRAS["dev"] = {"pytest": ">=7", "kaldi-native-fbank": ">=1.20", **EXTRAS["bench"], **EXTRAS["export"],
+EXTRAS["dev"] = {"pytest": ">=7", "pytest-xdist": ">=3.5", "kaldi-native-fbank": ">=1.20", **EXTRAS["bench"], **EXTRAS["export"],
                  **EXTRAS["sherpa"]}
 # The command lines (each also runs as python -m <module>; the old paths python -m speechbrain_tinyconf.export,
 # .transcribe and .onnx_export still work for one release).

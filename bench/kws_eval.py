@@ -7,7 +7,8 @@
 
 ``MODEL_DIR`` is a streaming sherpa-onnx export (``tinyconf-onnx-export ... --format sherpa-onnx --streaming``),
 run by :class:`speechbrain_tinyconf.deploy.kws.KeywordSpotter` exactly as ``tinyconf-kws`` runs it (one
-stream per utterance); ``CORPUS/SPLIT`` a Kaldi data dir (``text``, ``wav.scp``).
+stream per utterance); ``CORPUS/SPLIT`` a Kaldi data dir (``text``, ``wav.scp``) or a LibriSpeech split
+(``<spk>/<chapter>/*.trans.txt`` and the audio beside it, as the CPU demo's corpus is written).
 
 The rule for the keywords, fixed before anything is decoded and blind to the evaluated audio: the
 ``--num-keywords`` most frequent words of ``CORPUS/<keywords-from>/text`` (default ``train``: never pick on
@@ -155,7 +156,8 @@ def markdown(report: Dict) -> str:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("model_dir", help="a streaming sherpa-onnx export")
-    parser.add_argument("corpus", help="folder of Kaldi data dirs (e.g. ../shared/real-speech/speechocean762)")
+    parser.add_argument("corpus", help="folder of Kaldi data dirs (e.g. ../shared/real-speech/speechocean762) or of "
+                                           "LibriSpeech splits (the CPU demo's corpus)")
     parser.add_argument("--split", default="test", help="the data dir evaluated (default test)")
     parser.add_argument("--keywords", help="comma-separated keywords (instead of the rule)")
     parser.add_argument("--keywords-from", default="train", help="the data dir the rule counts words in (default train)")
