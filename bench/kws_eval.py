@@ -84,6 +84,17 @@ def pick_keywords(rule_texts: Sequence[str], eval_texts: Sequence[str], count: i
     return sorted(ok, key=lambda w: (-counts[w], w))[:count]
 
 
+def of_speakers(items, data: Path, speakers: Sequence[str]):
+    """The items of ``speakers``: a Kaldi data dir's ``utt2spk`` names them, else (LibriSpeech) the id's first field."""
+    utt2spk = data / "utt2spk"
+    owner = (dict(line.split()[:2] for line in utt2spk.read_text().splitlines() if line.strip()) if utt2spk.is_file()
+             else {utt: utt.split("-")[0] for utt, _, _ in items})
+    unknown = sorted(set(speakers) - set(owner.values()))
+    if unknown:
+        raise ValueError(f"--speakers: {unknown[0]} has no utterance in {data}")
+    return [item for item in items if owner.get(item[0]) in set(speakers)]
+
+
 def split_items(items, keywords: Sequence[str], limit: Optional[int] = None):
     """(positives, negatives): the items whose transcript has a keyword, and the others (first ``limit`` each)."""
     phrases = [k.upper().split() for k in keywords]
@@ -133,7 +144,8 @@ def markdown(report: Dict) -> str:
     """The table of ``report`` (what :func:`main` writes to ``kws_eval.md``)."""
     s, r = report["settings"], report["results"]
     lines = [
-        f"Keyword spotting: `{s['model_dir']}` ({s['precision']}) on `{s['corpus']}/{s['split']}`; "
+        f"Keyword spotting: `{s['model_dir']}` ({s['precision']}) on `{s['corpus']}/{s['split']}`"
+        + (f" (speakers {s['speakers']})" if s.get("speakers") else "") + "; "
         f"keywords: {s['keyword_rule']}; boost {s['boost']:g}, threshold {s['threshold']:g}"
         + (f"; --limit {s['limit']} (a check, not a measurement)" if s["limit"] is not None else "") + ".",
         "",
@@ -162,6 +174,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--keywords", help="comma-separated keywords (instead of the rule)")
     parser.add_argument("--keywords-from", default="train", help="the data dir the rule counts words in (default train)")
     parser.add_argument("--num-keywords", type=int, default=10, help="how many keywords the rule picks (default 10)")
+    parser.add_argument("--speakers", help="comma-separated speakers: evaluate their utterances only (e.g. the demo's "
+                                           "held-out TTS voices); Kaldi: utt2spk, LibriSpeech: the id's first field")
     parser.add_argument("--limit", type=int, default=None, help="first N positives and N negatives only (a check)")
     parser.add_argument("--boost", type=float, default=1.0, help="sherpa-onnx boost of every keyword (default 1)")
     parser.add_argument("--threshold", type=float, default=0.25, help="sherpa-onnx threshold (default 0.25)")
@@ -178,6 +192,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     corpus = Path(args.corpus)
     try:
         items = read_data_dir(corpus, args.split)
+        if args.speakers:
+            items = of_speakers(items, corpus / args.split, [spk.strip() for spk in args.speakers.split(",")])
         if args.keywords:
             keywords = [" ".join(k.split()).upper() for k in args.keywords.split(",") if k.strip()]
             rule = "given (--keywords)"
@@ -191,7 +207,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         kws = KeywordSpotter(args.model_dir, keywords, tokenizer=args.tokenizer, boost=args.boost,
                              threshold=args.threshold, threads=args.threads, int8=args.int8,
                              trailing_blanks=args.trailing_blanks)
-    except (KwsError, FileNotFoundError) as err:
+    except (KwsError, FileNotFoundError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     keywords = [k.text for k in kws.keywords]  # without an entry's own ":boost #threshold": what detections name
@@ -209,6 +225,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     audio_s = sum(seconds.values())
     report = {
         "settings": {"model_dir": str(args.model_dir), "corpus": str(corpus), "split": args.split,
+                     "speakers": args.speakers,
                      "keyword_rule": rule, "limit": args.limit, "boost": args.boost, "threshold": args.threshold,
                      "threads": args.threads, "precision": "int8" if args.int8 else "fp32",
                      "trailing_blanks": args.trailing_blanks},

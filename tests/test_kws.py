@@ -255,6 +255,24 @@ def test_kws_eval_reads_a_librispeech_split_as_its_kaldi_data_dir(learnable_corp
         assert open(path, "rb").read() == open(by_utt[utt], "rb").read()
 
 
+def test_kws_eval_keeps_the_named_speakers(learnable_corpus, tmp_path):
+    """--speakers: LibriSpeech ids name their speaker first; a Kaldi dir's utt2spk names it; an unknown one is refused."""
+    import pytest as _pytest
+
+    m = kws_eval()
+    libri = m.read_data_dir(learnable_corpus, "test")
+    speaker = libri[0][0].split("-")[0]  # the tone corpus's test split has one speaker
+    assert {utt.split("-")[0] for utt, _, _ in libri} == {speaker}
+    assert m.of_speakers(libri, learnable_corpus / "test", [speaker]) == libri
+    with _pytest.raises(ValueError, match="--speakers: 0 has no utterance"):
+        m.of_speakers(libri, learnable_corpus / "test", ["0"])
+    root = kaldi_dir_from(learnable_corpus, tmp_path / "corpus")  # speakers "kid" and "adult" alternate
+    kaldi = m.read_data_dir(root, "test")
+    assert [u for u, _, _ in m.of_speakers(kaldi, root / "test", ["kid"])] == [u for u, _, _ in kaldi if u.startswith("kid-")]
+    with _pytest.raises(ValueError, match="--speakers: nobody has no utterance"):
+        m.of_speakers(kaldi, root / "test", ["nobody"])
+
+
 @slow
 def test_kws_eval_on_the_tone_corpus(exported, learnable_corpus, tmp_path):
     """End to end on the tone corpus's test split: the counts are the spotter's own detections, counted again here."""
