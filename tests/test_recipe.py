@@ -380,3 +380,22 @@ def test_resumed_run_builds_its_model_without_svd(trained_run, learnable_corpus,
         lines = [f"{k.lstrip('-')}: {v}" for k, v in {**pairs, **overrides}.items()]
         run_setup.load_or_exit(str(TINY), "\n".join(lines))
     assert seen == [True, False]
+
+
+def test_checkpoints_are_kept_by_dev_loss_and_by_dev_wer(tmp_path):
+    """train.py keeps the best checkpoints by dev loss (the evaluation's average) and by dev WER: an epoch with the
+    best WER and the worst loss (a real-speech run of 2026-12-06) survives; epochs without a decode are ranked by loss."""
+    import importlib.util
+
+    import torch
+    from speechbrain.utils.checkpoints import Checkpointer
+
+    spec = importlib.util.spec_from_file_location("librispeech_train", TRAIN)
+    recipe = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(recipe)
+    checkpointer = Checkpointer(str(tmp_path), {"model": torch.nn.Linear(1, 1)})
+    for epoch, loss, wer in ((1, 29.8, 70.4), (2, 30.0, 70.6), (3, 32.0, 69.8), (4, 29.5, None), (5, 29.6, 70.9)):
+        meta = {"loss": loss, "epoch": epoch, **({"WER": wer} if wer is not None else {})}
+        checkpointer.save_and_keep_only(meta=meta, min_keys=list(recipe.KEEP_BEST_BY), num_to_keep=2)
+    # by loss: epochs 4 and 5; by WER: 3 and 1; the most recent: 5 (by loss alone only 4 and 5 would be left)
+    assert sorted(c.meta["epoch"] for c in checkpointer.list_checkpoints()) == [1, 3, 4, 5]

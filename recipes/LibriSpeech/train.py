@@ -45,6 +45,11 @@ from run_setup import (  # noqa: E402
     fail, hold_output_folder, load_init_source, load_or_exit, start_from, take_defaults_file, with_defaults,
 )
 
+# The checkpoints kept: the ``avg_checkpoints`` best by dev loss (what the evaluation averages) and as many by dev
+# WER (where decoded). The two can disagree: on 2026-12-06 a real-speech epoch had the best dev WER of its run and
+# its worst dev loss, and keeping by loss alone deleted it at the next epoch.
+KEEP_BEST_BY = ("loss", "WER")
+
 logger = logging.getLogger(__name__)
 
 
@@ -196,7 +201,7 @@ class TransducerASR(sb.Brain):
                 self.hparams.epoch_counter.update_metric(stats["WER"])  # early_stop_patience
             self.checkpointer.save_and_keep_only(
                 meta={"loss": stage_loss, "epoch": epoch, **({"WER": stats["WER"]} if "WER" in stats else {})},
-                min_keys=["loss"],
+                min_keys=list(KEEP_BEST_BY),
                 num_to_keep=self.hparams.avg_checkpoints,
             )
         else:
