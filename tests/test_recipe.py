@@ -399,3 +399,34 @@ def test_checkpoints_are_kept_by_dev_loss_and_by_dev_wer(tmp_path):
         checkpointer.save_and_keep_only(meta=meta, min_keys=list(recipe.KEEP_BEST_BY), num_to_keep=2)
     # by loss: epochs 4 and 5; by WER: 3 and 1; the most recent: 5 (by loss alone only 4 and 5 would be left)
     assert sorted(c.meta["epoch"] for c in checkpointer.list_checkpoints()) == [1, 3, 4, 5]
+
+
+def test_each_epoch_draws_its_own_dynamic_batches(tmp_path):
+    """SpeechBrain does not call set_epoch on a batch_sampler given in the loader options (single process): the
+    recipe's Brain does, at the start of each training epoch, so epoch 2 has other batches than epoch 1, and a
+    resumed epoch has the batches of the same epoch of an uninterrupted run."""
+    import importlib.util
+    from types import SimpleNamespace
+
+    import speechbrain as sb
+    from speechbrain.dataio.dataset import DynamicItemDataset
+    from speechbrain.dataio.sampler import DynamicBatchSampler
+
+    spec = importlib.util.spec_from_file_location("librispeech_train", TRAIN)
+    recipe = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(recipe)
+    data = DynamicItemDataset({f"u{i}": {"duration": 1.0 + (i % 7) / 3} for i in range(60)})
+
+    def sampler():
+        return DynamicBatchSampler(data, 6.0, num_buckets=4, length_func=lambda x: x["duration"], shuffle=True,
+                                   batch_ordering="random")
+
+    def epoch_batches(brain, epoch):
+        recipe.TransducerASR.on_stage_start(brain, sb.Stage.TRAIN, epoch)
+        return [list(batch) for batch in brain.train_batch_sampler]
+
+    run = SimpleNamespace(train_batch_sampler=sampler())
+    first, second = epoch_batches(run, 1), epoch_batches(run, 2)
+    assert first != second and sorted(sum(first, [])) == sorted(sum(second, [])) == list(range(60))
+    resumed = SimpleNamespace(train_batch_sampler=sampler())  # a new process resuming at epoch 2
+    assert epoch_batches(resumed, 2) == second

@@ -177,7 +177,15 @@ class TransducerASR(sb.Brain):
                       [n for n in self.checkpointer.recoverables if not self.checkpointer.optional_recoverables.get(n)]],
             )
 
+    # The dynamic batch sampler of the training set (main sets it). SpeechBrain calls ``set_epoch`` only on the
+    # samplers it makes or wraps (DDP), not on a ``batch_sampler`` given in the loader options: without the call
+    # below every epoch of a single-process run had the batches of epoch 0, in the same order, and a resumed run
+    # (whose RNG SpeechBrain seeds again) replayed its first epochs exactly, augmentation and dropout included.
+    train_batch_sampler = None
+
     def on_stage_start(self, stage, epoch=None):
+        if stage == sb.Stage.TRAIN and self.train_batch_sampler is not None and epoch is not None:
+            self.train_batch_sampler.set_epoch(epoch)
         if stage != sb.Stage.TRAIN:
             self.wer_metric = self.hparams.error_rate_computer()
             self.cer_metric = self.hparams.cer_computer()
@@ -281,6 +289,7 @@ def main(argv: List[str], prepare: Callable[[Dict, List[str]], None] = prepare_l
     train_opts, valid_opts = dict(hparams["train_dataloader_opts"]), dict(hparams["valid_dataloader_opts"])
     if "train" in samplers:
         train_opts = {"batch_sampler": samplers["train"], "num_workers": hparams["num_workers"]}
+        asr.train_batch_sampler = samplers["train"]
         valid_opts = {"batch_sampler": samplers["valid"], "num_workers": hparams["num_workers"]}
     asr.fit(asr.hparams.epoch_counter, train, valid, train_loader_kwargs=train_opts, valid_loader_kwargs=valid_opts)
 
