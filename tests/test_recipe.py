@@ -430,3 +430,25 @@ def test_each_epoch_draws_its_own_dynamic_batches(tmp_path):
     assert first != second and sorted(sum(first, [])) == sorted(sum(second, [])) == list(range(60))
     resumed = SimpleNamespace(train_batch_sampler=sampler())  # a new process resuming at epoch 2
     assert epoch_batches(resumed, 2) == second
+
+
+def test_a_non_finite_loss_names_its_batch(caplog):
+    """The warning names the batch's utterances; SpeechBrain's patience still ends the run with its error."""
+    import importlib.util
+    import logging
+
+    import pytest as _pytest
+    import torch
+
+    spec = importlib.util.spec_from_file_location("librispeech_train", TRAIN)
+    recipe = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(recipe)
+    brain = object.__new__(recipe.TransducerASR)  # no modules needed for the check
+    brain.nonfinite_count, brain.nonfinite_patience, brain.batch_ids = 0, 1, ("spk1-utt7", "spk2-utt3")
+    with caplog.at_level(logging.WARNING):
+        brain.check_loss_isfinite(torch.tensor(1.5))
+        assert not caplog.records
+        brain.check_loss_isfinite(torch.tensor(float("nan")))
+    assert "non-finite loss on the batch of utterance(s) spk1-utt7, spk2-utt3" in caplog.text
+    with _pytest.raises(ValueError, match="patience is exhausted"):
+        brain.check_loss_isfinite(torch.tensor(float("inf")))

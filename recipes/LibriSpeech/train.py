@@ -126,8 +126,18 @@ class TransducerASR(sb.Brain):
             self.cer_metric.append(batch.id, words, [w.split() for w in batch.wrd])
         return loss
 
+    batch_ids = ()  # the utterances of the training step under way (fit_batch), for the warnings below
+
+    def check_loss_isfinite(self, loss):
+        """SpeechBrain's check (patience, then an error); a non-finite loss also names its batch's utterances,
+        so the batch that starts a run of them can be found again."""
+        if not torch.isfinite(loss):
+            logger.warning("non-finite loss on the batch of utterance(s) %s", ", ".join(map(str, self.batch_ids)))
+        return super().check_loss_isfinite(loss)
+
     def fit_batch(self, batch):
         """Brain's training step; a failure names the batch's utterances (e.g. one too short for the model)."""
+        self.batch_ids = tuple(batch.id)
         try:
             return super().fit_batch(batch)
         except RuntimeError as err:
