@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Keyword spotting on a Kaldi data dir: detection rate and false alarms per hour of a streaming sherpa-onnx export.
+"""Keyword spotting on a corpus split: detection rate and false alarms per hour of a streaming sherpa-onnx export.
 
     python bench/kws_eval.py MODEL_DIR CORPUS --split test --out DIR \\
         [--keywords-from train --num-keywords 10 | --keywords "ONE,TWO"] [--limit N] \\

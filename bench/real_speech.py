@@ -103,16 +103,14 @@ def read_data_dir(corpus: Path, split: str) -> List[Tuple[str, str, str]]:
 
 
 def _read_librispeech_split(data: Path) -> List[Tuple[str, str, str]]:
-    """The utterances of a LibriSpeech split folder that have both a transcript line and an audio file."""
-    items = []
-    for trans in sorted(data.glob("*/*/*.trans.txt")):
-        for line in trans.read_text(encoding="utf-8").splitlines():
-            utt, _, text = line.partition(" ")
-            audio = [trans.parent / f"{utt}{ext}" for ext in (".flac", ".wav")]
-            found = [path for path in audio if path.is_file()]
-            if utt and found:
-                items.append((utt, str(found[0]), text.strip().upper()))
-    return sorted(items)
+    """The utterances of a LibriSpeech split folder, read by the recipe's own scanner (its checks and skips)."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "recipes" / "LibriSpeech"))
+    from librispeech_scan import collect_split
+
+    rows, _ = collect_split(data, sample_rate=16000, validate_audio=False)
+    return [(utt, wav, words) for utt, _, wav, _, words in rows]
 
 
 def score(items: List[Tuple[str, str, str]], hyps: Dict[str, str], wer_path: Path, data_dir: Path) -> Dict:

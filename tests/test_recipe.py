@@ -425,10 +425,10 @@ def test_each_epoch_draws_its_own_dynamic_batches(tmp_path):
         recipe.TransducerASR.on_stage_start(brain, sb.Stage.TRAIN, epoch)
         return [list(batch) for batch in brain.train_batch_sampler]
 
-    run = SimpleNamespace(train_batch_sampler=sampler())
+    run = SimpleNamespace(train_batch_sampler=sampler(), train_sampler=None)
     first, second = epoch_batches(run, 1), epoch_batches(run, 2)
     assert first != second and sorted(sum(first, [])) == sorted(sum(second, [])) == list(range(60))
-    resumed = SimpleNamespace(train_batch_sampler=sampler())  # a new process resuming at epoch 2
+    resumed = SimpleNamespace(train_batch_sampler=sampler(), train_sampler=None)  # a new process resuming at epoch 2
     assert epoch_batches(resumed, 2) == second
 
 

@@ -194,7 +194,9 @@ class TransducerASR(sb.Brain):
     train_batch_sampler = None
 
     def on_stage_start(self, stage, epoch=None):
-        if stage == sb.Stage.TRAIN and self.train_batch_sampler is not None and epoch is not None:
+        # (under DDP SpeechBrain's wrapper is self.train_sampler and passes set_epoch through itself)
+        if stage == sb.Stage.TRAIN and self.train_batch_sampler is not None and self.train_sampler is None \
+                and epoch is not None:
             self.train_batch_sampler.set_epoch(epoch)
         if stage != sb.Stage.TRAIN:
             self.wer_metric = self.hparams.error_rate_computer()
