@@ -142,6 +142,8 @@ class TinyTraining:
         if self.proc is not None and self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait()
+            if not self.rc_path.is_file():  # workers waiting for this run fail at once instead of timing out
+                self.rc_path.write_text("killed")
 
     def finish(self) -> None:
         """At the end of the session: let a training other workers may still wait for end; stop it otherwise."""
