@@ -432,23 +432,65 @@ def test_each_epoch_draws_its_own_dynamic_batches(tmp_path):
     assert epoch_batches(resumed, 2) == second
 
 
-def test_a_non_finite_loss_names_its_batch(caplog):
-    """The warning names the batch's utterances; SpeechBrain's patience still ends the run with its error."""
-    import importlib.util
+def test_a_non_finite_loss_names_its_batch_and_patience_counts_batches_in_a_row(caplog):
+    """The warning names the batch's utterances and ends the step; a finite batch resets the count, and
+    SpeechBrain's patience still ends the run with its error after too many in a row."""
     import logging
 
-    import pytest as _pytest
     import torch
 
-    spec = importlib.util.spec_from_file_location("librispeech_train", TRAIN)
-    recipe = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(recipe)
-    brain = object.__new__(recipe.TransducerASR)  # no modules needed for the check
+    train = _train_module()
+    brain = object.__new__(train.TransducerASR)  # no modules needed for the check
     brain.nonfinite_count, brain.nonfinite_patience, brain.batch_ids = 0, 1, ("spk1-utt7", "spk2-utt3")
     with caplog.at_level(logging.WARNING):
         brain.check_loss_isfinite(torch.tensor(1.5))
         assert not caplog.records
-        brain.check_loss_isfinite(torch.tensor(float("nan")))
+        with pytest.raises(train._NonFiniteLoss):
+            brain.check_loss_isfinite(torch.tensor(float("nan")))
     assert "non-finite loss on the batch of utterance(s) spk1-utt7, spk2-utt3" in caplog.text
-    with _pytest.raises(ValueError, match="patience is exhausted"):
+    brain.check_loss_isfinite(torch.tensor(2.0))  # a finite batch between: the count starts again
+    assert brain.nonfinite_count == 0
+    with pytest.raises(train._NonFiniteLoss):
         brain.check_loss_isfinite(torch.tensor(float("inf")))
+    with pytest.raises(ValueError, match="patience is exhausted"):
+        brain.check_loss_isfinite(torch.tensor(float("inf")))
+
+
+def test_a_non_finite_batch_makes_no_update_restores_the_normaliser_and_is_written_out(tmp_path, caplog):
+    """A NaN in one waveform makes the features, the normaliser's running statistics and the loss NaN.
+    Without the guard, every later batch is normalised with NaN statistics (SpeechBrain updates them in
+    forward) and the run dies; with it, the weights and statistics are those from before the batch, the
+    batch and the weights are written out, and the next batch trains with a finite loss."""
+    import logging
+
+    import torch
+    from speechbrain.dataio.batch import PaddedBatch
+
+    from speechbrain_tinyconf.recipe.hparams import load_detached
+
+    train = _train_module()
+    hp = load_detached(TINY, {"wav_augment_prob": 0, "fea_augment_prob": 0, "output_folder": str(tmp_path)})
+    asr = train.TransducerASR(modules=hp["modules"], opt_class=hp["opt_class"], hparams=hp,
+                              run_opts={"device": "cpu"}, checkpointer=None)
+    asr.init_optimizers()
+    torch.manual_seed(0)
+
+    def batch(nan: bool):
+        sigs = [torch.randn(8000), torch.randn(6000)]
+        if nan:
+            sigs[1][100] = float("nan")
+        return PaddedBatch([{"id": f"u{i}", "sig": s, "tokens_bos": torch.LongTensor([0, 3, 5]),
+                             "tokens": torch.LongTensor([3, 5]), "wrd": "A B"} for i, s in enumerate(sigs)])
+
+    assert torch.isfinite(asr.fit_batch(batch(False)))
+    norm = asr.modules.normalize
+    stats = (norm.glob_mean.clone(), norm.glob_std.clone(), norm.count)
+    weights = {k: v.clone() for k, v in asr.modules.state_dict().items()}
+    with caplog.at_level(logging.WARNING):
+        assert not torch.isfinite(asr.fit_batch(batch(True)))
+    assert "statistics it made non-finite, restored: normalize.glob_mean, normalize.glob_std" in caplog.text
+    assert torch.equal(norm.glob_mean, stats[0]) and torch.equal(norm.glob_std, stats[1]) and norm.count == stats[2]
+    assert all(torch.equal(weights[k], v) for k, v in asr.modules.state_dict().items()), "the NaN batch made an update"
+    dump = torch.load(tmp_path / "nonfinite" / f"step{asr.optimizer_step}.pt", weights_only=False)
+    assert dump["batch_ids"] == ["u0", "u1"] and torch.equal(dump["statistics"]["normalize.glob_mean"], stats[0])
+    assert torch.isfinite(asr.fit_batch(batch(False))) and asr.nonfinite_count == 0

@@ -36,6 +36,7 @@ from speechbrain.utils.distributed import if_main_process, run_on_main
 from speechbrain_tinyconf.recipe.checkpoints import quarantine_incomplete_checkpoints
 from speechbrain_tinyconf.recipe.cpu_training import cpu_precision, use_fast_dropout
 from speechbrain_tinyconf.recipe.hparams import recipe_yaml
+from speechbrain_tinyconf.recipe.nonfinite import BufferGuard, dump_batch, nonfinite_parameters
 from speechbrain_tinyconf.recipe.progress import AudioSeen
 from speechbrain_tinyconf.lobes.size import size_report
 
@@ -51,6 +52,14 @@ from run_setup import (  # noqa: E402
 KEEP_BEST_BY = ("loss", "WER")
 
 logger = logging.getLogger(__name__)
+
+
+class _NonFiniteLoss(Exception):
+    """Ends a training step whose loss is NaN or inf before its backward pass (caught in fit_batch)."""
+
+    def __init__(self, loss: torch.Tensor):
+        super().__init__("non-finite loss")
+        self.loss = loss
 
 
 class TransducerASR(sb.Brain):
@@ -129,17 +138,36 @@ class TransducerASR(sb.Brain):
     batch_ids = ()  # the utterances of the training step under way (fit_batch), for the warnings below
 
     def check_loss_isfinite(self, loss):
-        """SpeechBrain's check (patience, then an error); a non-finite loss also names its batch's utterances,
-        so the batch that starts a run of them can be found again."""
-        if not torch.isfinite(loss):
-            logger.warning("non-finite loss on the batch of utterance(s) %s", ", ".join(map(str, self.batch_ids)))
-        return super().check_loss_isfinite(loss)
+        """SpeechBrain's check, counting non-finite batches *in a row* (a finite one resets the count, so
+        a long run survives an isolated bad batch); a non-finite loss names its batch's utterances and
+        ends the step before ``backward()`` (see :meth:`fit_batch`)."""
+        if torch.isfinite(loss):
+            self.nonfinite_count = 0
+            return
+        logger.warning("non-finite loss on the batch of utterance(s) %s", ", ".join(map(str, self.batch_ids)))
+        super().check_loss_isfinite(loss)  # raises once the patience is exhausted
+        raise _NonFiniteLoss(loss)
 
     def fit_batch(self, batch):
-        """Brain's training step; a failure names the batch's utterances (e.g. one too short for the model)."""
+        """Brain's training step. A batch with a non-finite loss makes no update and leaves the statistics
+        it changed (normaliser, batch norms) as they were; the first of a run of them is written to
+        ``<output_folder>/nonfinite/`` with the weights, to be run again. A failure names the batch."""
         self.batch_ids = tuple(batch.id)
+        guard = BufferGuard(self.modules)
         try:
             return super().fit_batch(batch)
+        except _NonFiniteLoss as skipped:
+            poisoned = guard.changed_to_nonfinite()
+            guard.restore()
+            self.zero_grad(set_to_none=True)
+            where = "-"
+            if self.nonfinite_count == 1 and if_main_process():
+                where = dump_batch(Path(self.hparams.output_folder, "nonfinite", f"step{self.optimizer_step}.pt"),
+                                   self.modules, self.batch_ids, self.optimizer_step, {"statistics": guard.attrs})
+            logger.warning("skipped that batch (no update); statistics it made non-finite, restored: %s; "
+                           "non-finite parameters: %s; written to %s", ", ".join(poisoned) or "none",
+                           ", ".join(nonfinite_parameters(self.modules)) or "none", where)
+            return skipped.loss.detach().cpu()
         except RuntimeError as err:
             first = (str(err).strip().splitlines() or [type(err).__name__])[0]
             ids = ", ".join(map(str, batch.id))
