@@ -494,3 +494,19 @@ def test_a_non_finite_batch_makes_no_update_restores_the_normaliser_and_is_writt
     dump = torch.load(tmp_path / "nonfinite" / f"step{asr.optimizer_step}.pt", weights_only=False)
     assert dump["batch_ids"] == ["u0", "u1"] and torch.equal(dump["statistics"]["normalize.glob_mean"], stats[0])
     assert torch.isfinite(asr.fit_batch(batch(False))) and asr.nonfinite_count == 0
+
+
+@pytest.mark.parametrize("option", [(), ("--precision", "bf16")])
+def test_the_run_records_the_precision_it_trains_in(tmp_path, option):
+    """``--precision`` is a SpeechBrain run option, not an hparam: the run's hyperparams.yaml said fp32 for a
+    bf16 run (2026-12-06). It records the precision the run gets, bf16 or its fp32 fallback on a CPU without it.
+    The data folder is empty, so the run stops at data preparation, after writing hyperparams.yaml."""
+    from speechbrain_tinyconf.recipe.cpu_training import cpu_precision
+
+    (tmp_path / "data").mkdir()
+    proc = subprocess.run(_cmd(tmp_path / "data", tmp_path / "run", *option), capture_output=True, text=True, env=ENV,
+                          timeout=120)
+    assert proc.returncode == 2 and "data preparation" in proc.stderr, proc.stderr[-2000:]
+    want = cpu_precision(option[1], "cpu") if option else "fp32"
+    recorded = re.findall(r"(?m)^precision: (\S+)", (tmp_path / "run" / "hyperparams.yaml").read_text())
+    assert recorded == [want]

@@ -35,7 +35,7 @@ from speechbrain.utils.distributed import if_main_process, run_on_main
 
 from speechbrain_tinyconf.recipe.checkpoints import quarantine_incomplete_checkpoints
 from speechbrain_tinyconf.recipe.cpu_training import cpu_precision, use_fast_dropout
-from speechbrain_tinyconf.recipe.hparams import recipe_yaml
+from speechbrain_tinyconf.recipe.hparams import as_overrides, recipe_yaml
 from speechbrain_tinyconf.recipe.nonfinite import BufferGuard, dump_batch, nonfinite_parameters
 from speechbrain_tinyconf.recipe.progress import AudioSeen
 from speechbrain_tinyconf.lobes.size import size_report
@@ -285,6 +285,10 @@ def main(argv: List[str], prepare: Callable[[Dict, List[str]], None] = prepare_l
     if defaults:
         overrides = with_defaults(overrides, defaults)
     hparams = load_or_exit(hparams_file, overrides)
+    asked = run_opts["precision"] if "precision" in run_opts.overridden_args else hparams.get("precision", "fp32")
+    precision = cpu_precision(asked, run_opts["device"] or hparams.get("device") or "cpu")
+    hparams["precision"] = precision
+    run_opts = dataclasses.replace(run_opts, precision=precision)
     source = load_init_source(hparams)
     if if_main_process():
         hold_output_folder(hparams["output_folder"])
@@ -293,13 +297,11 @@ def main(argv: List[str], prepare: Callable[[Dict, List[str]], None] = prepare_l
         Path(hparams["output_folder"], "command.txt").write_text(
             " ".join(["python", *(shlex.quote(a) for a in [sys.argv[0], *argv])]) + "\n"
         )
-        # The effective recipe (base + variant + command line, references kept), for export and reproduction.
-        Path(hparams["output_folder"], "hyperparams.yaml").write_text(recipe_yaml(hparams_file, overrides))
-
-    precision = run_opts["precision"] if "precision" in run_opts.overridden_args else hparams.get("precision", "fp32")
-    if cpu_precision(precision, run_opts["device"] or hparams.get("device") or "cpu") != precision:
-        hparams["precision"] = "fp32"
-        run_opts = dataclasses.replace(run_opts, precision="fp32")
+        # The effective recipe (base + variant + command line, references kept), for export and reproduction;
+        # its precision is the one the run gets (a --precision run option, or the fp32 fallback, included).
+        Path(hparams["output_folder"], "hyperparams.yaml").write_text(
+            recipe_yaml(hparams_file, {**as_overrides(overrides), "precision": precision})
+        )
     if hparams.get("fast_dropout"):
         use_fast_dropout(hparams["model"])
 
