@@ -322,3 +322,61 @@ def test_kws_eval_on_the_tone_corpus(exported, learnable_corpus, tmp_path):
 
 def lines_text(lines):
     return [line.split(maxsplit=1)[1] for line in lines]
+
+
+def kws_negatives():
+    """bench/kws_negatives.py as a module."""
+    if "kws_negatives" not in sys.modules:
+        spec = importlib.util.spec_from_file_location("kws_negatives", ROOT / "bench" / "kws_negatives.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["kws_negatives"] = module
+        spec.loader.exec_module(module)
+    return sys.modules["kws_negatives"]
+
+
+def test_negative_sentences_hold_no_keyword_and_no_corpus_transcript():
+    from itertools import islice
+
+    m = kws_negatives()
+    first = list(islice(m.keyword_free_sentences(["THE", "red"], set(), seed=3), 300))
+    assert all("THE" not in s.split() and "RED" not in s.split() for s in first) and len(set(first)) == 300
+    assert list(islice(m.keyword_free_sentences(["THE", "red"], set(), seed=3), 300)) == first  # deterministic
+    again = list(islice(m.keyword_free_sentences(["THE", "red"], set(first[:10]), seed=3), 300))
+    assert not set(first[:10]) & set(again)
+
+
+def _stats_corpus(root, speakers):
+    (root / "train" / "7" / "1").mkdir(parents=True)
+    (root / "train" / "7" / "1" / "7-1.trans.txt").write_text("7-1-0000 THE CAT SAT ON THE MAT\n")
+    (root / "corpus_stats.json").write_text(json.dumps({"speakers": speakers}))
+    return root
+
+
+@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs espeak-ng (bash scripts/install_tts.sh)")
+def test_negatives_are_long_keyword_free_recordings_by_the_held_out_voices(tmp_path):
+    """Two recordings of >= 6 s, one per held-out voice (the training voice is never used), as a Kaldi data dir
+    that kws_eval reads: every utterance a negative, its text free of the keywords."""
+    voice = {"engine": "espeak-ng", "voice": "en-us", "variant": "m1", "rate": 175, "pitch": 50, "word_gap": 1,
+             "gain_db": -3.0, "name": "test voice"}
+    corpus = _stats_corpus(tmp_path / "corpus", {"1": {**voice, "role": "train"}, "8": {**voice, "role": "heldout-test"},
+                                                 "9": {**voice, "pitch": 70, "role": "heldout-test"}})
+    out = tmp_path / "negs" / "long"
+    assert kws_negatives().main([str(corpus), str(out), "--keywords", "RED,THE", "--minutes", "0.2",
+                                 "--file-minutes", "0.1"]) == 0
+    items = kws_eval().read_data_dir(out.parent, "long")
+    assert [u for u, _, _ in items] == ["8-long-000", "9-long-001"]
+    assert (out / "utt2spk").read_text() == "8-long-000 8\n9-long-001 9\n"
+    for _, path, text in items:
+        assert sf.info(path).duration >= 6.0 and sf.info(path).samplerate == 16000
+        assert not {"RED", "THE"} & set(text.split())
+    positives, negatives = kws_eval().split_items(items, ["RED", "THE"])
+    assert not positives and len(negatives) == 2
+
+
+def test_negatives_refuse_a_folder_without_corpus_stats_or_voices(tmp_path, capsys):
+    m = kws_negatives()
+    assert m.main([str(tmp_path), str(tmp_path / "o"), "--keywords", "RED"]) == 2
+    assert "corpus_stats.json: not found" in capsys.readouterr().err
+    corpus = _stats_corpus(tmp_path / "c", {"1": {"role": "train"}})
+    assert m.main([str(corpus), str(tmp_path / "o"), "--keywords", "RED"]) == 2
+    assert "no speaker with role 'heldout-test'" in capsys.readouterr().err
