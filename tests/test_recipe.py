@@ -442,6 +442,7 @@ def test_a_non_finite_loss_names_its_batch_and_patience_counts_batches_in_a_row(
     train = _train_module()
     brain = object.__new__(train.TransducerASR)  # no modules needed for the check
     brain.nonfinite_count, brain.nonfinite_patience, brain.batch_ids = 0, 1, ("spk1-utt7", "spk2-utt3")
+    brain.distributed_launch = False
     with caplog.at_level(logging.WARNING):
         brain.check_loss_isfinite(torch.tensor(1.5))
         assert not caplog.records
@@ -454,6 +455,8 @@ def test_a_non_finite_loss_names_its_batch_and_patience_counts_batches_in_a_row(
         brain.check_loss_isfinite(torch.tensor(float("inf")))
     with pytest.raises(ValueError, match="patience is exhausted"):
         brain.check_loss_isfinite(torch.tensor(float("inf")))
+    brain.nonfinite_count, brain.distributed_launch = 0, True  # DDP: every rank goes on to backward()
+    assert brain.check_loss_isfinite(torch.tensor(float("nan"))) is None and brain.nonfinite_count == 1
 
 
 def test_a_non_finite_batch_makes_no_update_restores_the_normaliser_and_is_written_out(tmp_path, caplog):

@@ -140,13 +140,16 @@ class TransducerASR(sb.Brain):
     def check_loss_isfinite(self, loss):
         """SpeechBrain's check, counting non-finite batches *in a row* (a finite one resets the count, so
         a long run survives an isolated bad batch); a non-finite loss names its batch's utterances and
-        ends the step before ``backward()`` (see :meth:`fit_batch`)."""
+        ends the step before ``backward()`` (see :meth:`fit_batch`). Under DDP every rank must run the
+        backward pass (its all-reduce), so there the NaN gradients are dropped instead
+        (``skip_nonfinite_grads``)."""
         if torch.isfinite(loss):
             self.nonfinite_count = 0
             return
         logger.warning("non-finite loss on the batch of utterance(s) %s", ", ".join(map(str, self.batch_ids)))
         super().check_loss_isfinite(loss)  # raises once the patience is exhausted
-        raise _NonFiniteLoss(loss)
+        if not self.distributed_launch:
+            raise _NonFiniteLoss(loss)
 
     def fit_batch(self, batch):
         """Brain's training step. A batch with a non-finite loss makes no update and leaves the statistics
@@ -155,11 +158,17 @@ class TransducerASR(sb.Brain):
         self.batch_ids = tuple(batch.id)
         guard = BufferGuard(self.modules)
         try:
-            return super().fit_batch(batch)
+            loss = super().fit_batch(batch)
         except _NonFiniteLoss as skipped:
+            self.zero_grad(set_to_none=True)
+            loss = skipped.loss.detach().cpu()
+        except RuntimeError as err:
+            first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+            ids = ", ".join(map(str, batch.id))
+            raise RuntimeError(f"training step failed on the batch of utterance(s) {ids}: {first}") from err
+        if not torch.isfinite(loss):
             poisoned = guard.changed_to_nonfinite()
             guard.restore()
-            self.zero_grad(set_to_none=True)
             where = "-"
             if self.nonfinite_count == 1 and if_main_process():
                 where = dump_batch(Path(self.hparams.output_folder, "nonfinite", f"step{self.optimizer_step}.pt"),
@@ -167,11 +176,7 @@ class TransducerASR(sb.Brain):
             logger.warning("skipped that batch (no update); statistics it made non-finite, restored: %s; "
                            "non-finite parameters: %s; written to %s", ", ".join(poisoned) or "none",
                            ", ".join(nonfinite_parameters(self.modules)) or "none", where)
-            return skipped.loss.detach().cpu()
-        except RuntimeError as err:
-            first = (str(err).strip().splitlines() or [type(err).__name__])[0]
-            ids = ", ".join(map(str, batch.id))
-            raise RuntimeError(f"training step failed on the batch of utterance(s) {ids}: {first}") from err
+        return loss
 
     def on_fit_start(self):
         super().on_fit_start()  # recovers the checkpoint: optimizer_step is the run's count so far
