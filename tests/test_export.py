@@ -261,6 +261,31 @@ def test_export_best_checkpoint_and_errors(run_dir, tmp_path):
         EncoderDecoderASR.from_hparams(source=str(out), savedir=None)
 
 
+def test_export_by_dev_wer_averages_the_checkpoints_with_the_lowest_dev_wer(run_dir, tmp_path):
+    """``select_checkpoints_by: WER`` (the run's hparam, as its evaluation uses it): the export averages the
+    checkpoints with the lowest dev WER, and the card says so."""
+    import shutil
+
+    from speechbrain.utils.checkpoints import Checkpointer, average_checkpoints
+
+    from speechbrain_tinyconf.pretrained.export import export
+
+    run = tmp_path / "run"
+    shutil.copytree(run_dir, run)
+    text = (run / "hyperparams.yaml").read_text()
+    assert "select_checkpoints_by: loss" in text
+    (run / "hyperparams.yaml").write_text(text.replace("select_checkpoints_by: loss", "select_checkpoints_by: WER"))
+    checkpointer = Checkpointer(str(run / "save"))
+    by_wer, by_loss = checkpointer.find_checkpoints(min_key="WER")[:2], checkpointer.find_checkpoints(min_key="loss")[:2]
+    assert len(by_wer) == 2 and {c.path for c in by_wer} != {c.path for c in by_loss}  # else this shows nothing
+    out = export(run, tmp_path / "model")
+    saved, ref = torch.load(out / "model.ckpt"), average_checkpoints(by_wer, "model")
+    assert all(torch.allclose(saved[k], ref[k]) for k in ref)
+    card = (out / "README.md").read_text()
+    assert "average of the 2 checkpoint(s) with the lowest validation WER" in card
+    assert all(f"{c.meta['WER']:.2f} |" in card for c in by_wer)
+
+
 def test_cli_transcribes_resamples_and_reports_bad_files(model_dir, asr, audio_files, tmp_path):
     corrupt = tmp_path / "corrupt.flac"
     corrupt.write_bytes(b"fLaC" + os.urandom(300))

@@ -513,3 +513,11 @@ def test_the_run_records_the_precision_it_trains_in(tmp_path, option):
     want = cpu_precision(option[1], "cpu") if option else "fp32"
     recorded = re.findall(r"(?m)^precision: (\S+)", (tmp_path / "run" / "hyperparams.yaml").read_text())
     assert recorded == [want]
+
+
+def test_an_unknown_checkpoint_metric_is_refused_before_training(tmp_path):
+    (tmp_path / "data").mkdir()
+    proc = subprocess.run(_cmd(tmp_path / "data", tmp_path / "run", "--select_checkpoints_by", "CER"),
+                          capture_output=True, text=True, env=ENV, timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1] == "error: select_checkpoints_by: 'CER': expected one of loss, WER"

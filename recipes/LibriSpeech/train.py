@@ -38,6 +38,7 @@ from speechbrain_tinyconf.recipe.cpu_training import cpu_precision, use_fast_dro
 from speechbrain_tinyconf.recipe.hparams import as_overrides, recipe_yaml
 from speechbrain_tinyconf.recipe.nonfinite import BufferGuard, dump_batch, nonfinite_parameters
 from speechbrain_tinyconf.recipe.progress import AudioSeen
+from speechbrain_tinyconf.recipe.runs import CHECKPOINT_METRICS
 from speechbrain_tinyconf.lobes.size import size_report
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the recipe's modules beside it
@@ -46,10 +47,10 @@ from run_setup import (  # noqa: E402
     fail, hold_output_folder, load_init_source, load_or_exit, start_from, take_defaults_file, with_defaults,
 )
 
-# The checkpoints kept: the ``avg_checkpoints`` best by dev loss (what the evaluation averages) and as many by dev
-# WER (where decoded). The two can disagree: on 2026-12-06 a real-speech epoch had the best dev WER of its run and
-# its worst dev loss, and keeping by loss alone deleted it at the next epoch.
-KEEP_BEST_BY = ("loss", "WER")
+# The checkpoints kept: the ``avg_checkpoints`` best by dev loss and as many by dev WER (where decoded), whichever
+# ``select_checkpoints_by`` has the evaluation and the export average. The two can disagree: on 2026-12-06 a
+# real-speech epoch had the best dev WER of its run and its worst dev loss, and keeping by loss alone deleted it.
+KEEP_BEST_BY = CHECKPOINT_METRICS
 
 logger = logging.getLogger(__name__)
 
@@ -268,11 +269,12 @@ class TransducerASR(sb.Brain):
                     self.wer_metric.write_stats(out)
 
     def on_evaluate_start(self, max_key=None, min_key=None):
-        """Evaluates the average of the best checkpoints (by validation loss)."""
+        """Evaluates the average of the best checkpoints (by ``min_key``: the recipe's ``select_checkpoints_by``)."""
         super().on_evaluate_start()
         checkpoints = self.checkpointer.find_checkpoints(min_key=min_key, max_key=max_key)
         if not checkpoints:
-            raise RuntimeError(f"no checkpoint to evaluate in {self.checkpointer.checkpoints_dir}")
+            raise RuntimeError(f"no checkpoint with a validation {min_key or max_key} to evaluate in "
+                               f"{self.checkpointer.checkpoints_dir}")
         averaged = sb.utils.checkpoints.average_checkpoints(checkpoints[: self.hparams.avg_checkpoints], "model")
         self.hparams.model.load_state_dict(averaged, strict=True)
         self.hparams.model.eval()
@@ -290,6 +292,8 @@ def main(argv: List[str], prepare: Callable[[Dict, List[str]], None] = prepare_l
     if defaults:
         overrides = with_defaults(overrides, defaults)
     hparams = load_or_exit(hparams_file, overrides)
+    if hparams.get("select_checkpoints_by", "loss") not in CHECKPOINT_METRICS:
+        fail(f"select_checkpoints_by: {hparams['select_checkpoints_by']!r}: expected one of {', '.join(CHECKPOINT_METRICS)}")
     asked = run_opts["precision"] if "precision" in run_opts.overridden_args else hparams.get("precision", "fp32")
     precision = cpu_precision(asked, run_opts["device"] or hparams.get("device") or "cpu")
     hparams["precision"] = precision
@@ -343,7 +347,8 @@ def main(argv: List[str], prepare: Callable[[Dict, List[str]], None] = prepare_l
     for name, data in tests.items():
         asr.hparams.test_split = name
         asr.hparams.test_wer_file = f"{hparams['wer_file_prefix']}{name}.txt"
-        asr.evaluate(data, min_key="loss", test_loader_kwargs=hparams["test_dataloader_opts"])
+        asr.evaluate(data, min_key=hparams.get("select_checkpoints_by", "loss"),
+                     test_loader_kwargs=hparams["test_dataloader_opts"])
         if if_main_process():
             logger.info("%s WER written to %s", name, asr.hparams.test_wer_file)
 

@@ -102,11 +102,12 @@ def model_card(run: RunInfo, choice: CheckpointChoice, report: SizeReport, files
     sharing_yaml = yaml.safe_dump({"sharing": sharing}, sort_keys=False).rstrip() if sharing else "sharing: {}  # none: a plain Conformer"
     total = sum(files.values())
     if choice.mode == "average":
-        how = f"average of the {len(choice.sources)} checkpoint(s) with the lowest validation loss"
+        how = f"average of the {len(choice.sources)} checkpoint(s) with the lowest validation {choice.by}"
     else:
-        how = "the checkpoint with the lowest validation loss"
+        how = f"the checkpoint with the lowest validation {choice.by}"
     ckpt_rows = "\n".join(
-        f"| `{Path(c.path).name}` | {c.meta.get('epoch', '?')} | {c.meta.get('loss', float('nan')):.4g} |"
+        f"| `{Path(c.path).name}` | {c.meta.get('epoch', '?')} | {c.meta.get('loss', float('nan')):.4g} | "
+        + (f"{c.meta['WER']:.2f} |" if "WER" in c.meta else "|")
         for c in choice.sources
     )
     if run.wers:

@@ -246,7 +246,7 @@ class FolderContents:
 def contents_from_run(run: Any, ckpt: str = "average", num_avg: Optional[int] = None) -> FolderContents:
     """What an export of a recipe run (a folder, or its :func:`~speechbrain_tinyconf.recipe.runs.read_run`)
     holds, checked before anything is written: the checkpoint chosen as the recipe's evaluation does
-    (``num_avg`` defaults to the recipe's ``avg_checkpoints``), a tokenizer of the model's vocabulary
+    (``num_avg`` defaults to the recipe's ``avg_checkpoints``, ranked by its ``select_checkpoints_by``), a tokenizer of the model's vocabulary
     size, the inference YAML (:func:`inference_hparams_text`). A ``ValueError`` names what is wrong."""
     from ..recipe.runs import choose_checkpoint, read_run
 
@@ -254,7 +254,7 @@ def contents_from_run(run: Any, ckpt: str = "average", num_avg: Optional[int] = 
         run = read_run(run)
     if num_avg is None:  # like the recipe's evaluation
         num_avg = int(run.recipe.get("avg_checkpoints", 1))
-    choice = choose_checkpoint(run.run_dir, ckpt, num_avg)
+    choice = choose_checkpoint(run.run_dir, ckpt, num_avg, by=run.recipe.get("select_checkpoints_by", "loss"))
     problem = vocabulary_problem(run.tokenizer_model, tokenizer_pieces(run.tokenizer_model),
                                  str(choice.sources[0].paramfiles["model"]), output_size(choice.state_dict))
     if problem:

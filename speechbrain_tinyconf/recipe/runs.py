@@ -172,14 +172,18 @@ class CheckpointChoice:
     mode: str
     sources: List[Any]  # speechbrain Checkpoint tuples, best first
     normalizer_source: Any
+    by: str = "loss"  # the validation metric that ranked them
 
 
-def choose_checkpoint(run_dir: PathLike, mode: str = "average", num_avg: int = 1) -> CheckpointChoice:
+CHECKPOINT_METRICS = ("loss", "WER")  # what ``select_checkpoints_by`` may name: dev metrics, lower is better
+
+
+def choose_checkpoint(run_dir: PathLike, mode: str = "average", num_avg: int = 1, by: str = "loss") -> CheckpointChoice:
     """The exported weights, chosen like the recipe's evaluation.
 
-    ``average``: mean of the ``num_avg`` checkpoints with the lowest validation loss, with the
-    normaliser of the most recent checkpoint (what the recipe's evaluation
-    recovers before loading the average). ``best``: the lowest-loss checkpoint.
+    ``average``: mean of the ``num_avg`` checkpoints with the lowest validation ``by`` (the run's
+    ``select_checkpoints_by``: loss or WER), with the normaliser of the most recent checkpoint (what
+    the recipe's evaluation recovers before loading the average). ``best``: the lowest one.
     """
     from speechbrain.utils.checkpoints import Checkpointer, average_state_dicts
 
@@ -188,9 +192,12 @@ def choose_checkpoint(run_dir: PathLike, mode: str = "average", num_avg: int = 1
     if not save.is_dir():
         raise FileNotFoundError(f"save/ (checkpoints) not found in {run_dir}")
     checkpointer = Checkpointer(str(save))
-    ranked = checkpointer.find_checkpoints(min_key="loss")
+    if by not in CHECKPOINT_METRICS:
+        raise ValueError(f"select_checkpoints_by={by!r}: expected one of {', '.join(CHECKPOINT_METRICS)}")
+    ranked = checkpointer.find_checkpoints(min_key=by)
     if not ranked:
-        raise FileNotFoundError(f"no checkpoint with a validation loss in {save}")
+        raise FileNotFoundError(f"no checkpoint with a validation {by} in {save}"
+                                + (" (dev is decoded every valid_search_interval epochs)" if by == "WER" else ""))
     if mode == "best":
         chosen = ranked[:1]
     elif mode == "average":
@@ -206,7 +213,7 @@ def choose_checkpoint(run_dir: PathLike, mode: str = "average", num_avg: int = 1
     states = [load_state(ckpt.paramfiles["model"]) for ckpt in chosen]  # a bad file is named
     state = states[0] if len(states) == 1 else average_state_dicts(states)
     norm_ckpt = checkpointer.find_checkpoint() if mode == "average" else chosen[0]
-    return CheckpointChoice(state, Path(norm_ckpt.paramfiles["normalizer"]), mode, chosen, norm_ckpt)
+    return CheckpointChoice(state, Path(norm_ckpt.paramfiles["normalizer"]), mode, chosen, norm_ckpt, by)
 
 
 # ---------------------------------------------------------------------------
