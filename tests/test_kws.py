@@ -28,14 +28,18 @@ CHUNK_S = 0.04 * CHUNK
 slow = pytest.mark.slow  # trains (shared fixture) and exports
 
 
-def kws_eval():
-    """bench/kws_eval.py as a module."""
-    if "kws_eval" not in sys.modules:
-        spec = importlib.util.spec_from_file_location("kws_eval", ROOT / "bench" / "kws_eval.py")
+def bench_module(name: str):
+    """bench/<name>.py as a module (loaded once)."""
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, ROOT / "bench" / f"{name}.py")
         module = importlib.util.module_from_spec(spec)
-        sys.modules["kws_eval"] = module
+        sys.modules[name] = module
         spec.loader.exec_module(module)
-    return sys.modules["kws_eval"]
+    return sys.modules[name]
+
+
+def kws_eval():
+    return bench_module("kws_eval")
 
 
 @pytest.fixture(scope="module")
@@ -325,13 +329,7 @@ def lines_text(lines):
 
 
 def kws_negatives():
-    """bench/kws_negatives.py as a module."""
-    if "kws_negatives" not in sys.modules:
-        spec = importlib.util.spec_from_file_location("kws_negatives", ROOT / "bench" / "kws_negatives.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["kws_negatives"] = module
-        spec.loader.exec_module(module)
-    return sys.modules["kws_negatives"]
+    return bench_module("kws_negatives")
 
 
 def test_negative_sentences_hold_no_keyword_and_no_corpus_transcript():
