@@ -491,11 +491,13 @@ def test_a_non_finite_batch_makes_no_update_restores_the_normaliser_and_is_writt
     weights = {k: v.clone() for k, v in asr.modules.state_dict().items()}
     with caplog.at_level(logging.WARNING):
         assert not torch.isfinite(asr.fit_batch(batch(True)))
-    assert "statistics it made non-finite, restored: normalize.glob_mean, normalize.glob_std" in caplog.text
+    assert "input audio finite: NO; statistics it made non-finite, restored: normalize.glob_mean, normalize.glob_std" \
+        in caplog.text
     assert torch.equal(norm.glob_mean, stats[0]) and torch.equal(norm.glob_std, stats[1]) and norm.count == stats[2]
     assert all(torch.equal(weights[k], v) for k, v in asr.modules.state_dict().items()), "the NaN batch made an update"
     dump = torch.load(tmp_path / "nonfinite" / f"step{asr.optimizer_step}.pt", weights_only=False)
     assert dump["batch_ids"] == ["u0", "u1"] and torch.equal(dump["statistics"]["normalize.glob_mean"], stats[0])
+    assert torch.isnan(dump["sig"][1, 100]) and dump["sig"].shape == (2, 8000)
     assert torch.isfinite(asr.fit_batch(batch(False))) and asr.nonfinite_count == 0
 
 

@@ -170,12 +170,15 @@ class TransducerASR(sb.Brain):
         if not torch.isfinite(loss):
             poisoned = guard.changed_to_nonfinite()
             guard.restore()
+            wavs, wav_lens = batch.sig
             where = "-"
             if self.nonfinite_count == 1 and if_main_process():
                 where = dump_batch(Path(self.hparams.output_folder, "nonfinite", f"step{self.optimizer_step}.pt"),
-                                   self.modules, self.batch_ids, self.optimizer_step, {"statistics": guard.attrs})
-            logger.warning("skipped that batch (no update); statistics it made non-finite, restored: %s; "
-                           "non-finite parameters: %s; written to %s", ", ".join(poisoned) or "none",
+                                   self.modules, self.batch_ids, self.optimizer_step,
+                                   {"statistics": guard.attrs, "sig": wavs.cpu(), "sig_lens": wav_lens.cpu()})
+            logger.warning("skipped that batch (no update); input audio finite: %s; statistics it made non-finite, "
+                           "restored: %s; non-finite parameters: %s; written to %s",
+                           "yes" if bool(torch.isfinite(wavs).all()) else "NO", ", ".join(poisoned) or "none",
                            ", ".join(nonfinite_parameters(self.modules)) or "none", where)
         return loss
 
