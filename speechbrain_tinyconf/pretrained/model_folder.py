@@ -246,8 +246,9 @@ class FolderContents:
 def contents_from_run(run: Any, ckpt: str = "average", num_avg: Optional[int] = None) -> FolderContents:
     """What an export of a recipe run (a folder, or its :func:`~speechbrain_tinyconf.recipe.runs.read_run`)
     holds, checked before anything is written: the checkpoint chosen as the recipe's evaluation does
-    (``num_avg`` defaults to the recipe's ``avg_checkpoints``, ranked by its ``select_checkpoints_by``), a tokenizer of the model's vocabulary
-    size, the inference YAML (:func:`inference_hparams_text`). A ``ValueError`` names what is wrong."""
+    (ranked by its ``select_checkpoints_by``; ``num_avg`` defaults to its ``avg_checkpoints``), a tokenizer
+    of the model's vocabulary size, the inference YAML (:func:`inference_hparams_text`). A ``ValueError``
+    names what is wrong."""
     from ..recipe.runs import choose_checkpoint, read_run
 
     if not hasattr(run, "recipe_text"):
