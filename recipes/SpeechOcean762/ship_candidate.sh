@@ -8,7 +8,7 @@
 #     sessions are gone), and the model card's real-speech section; 4. the export again with it.
 #
 #   bash recipes/SpeechOcean762/ship_candidate.sh results/campaign/finetune_2026-12-05 --streaming True
-#   MODEL=pretrained/other EXAMPLE_UTT=001200015 bash recipes/SpeechOcean762/ship_candidate.sh RUN
+#   MODEL=pretrained/other EXAMPLE_UTT=001200015 POCKETSPHINX=results/pocketsphinx bash recipes/SpeechOcean762/ship_candidate.sh RUN
 # Options after RUN are the run's own recipe options (e.g. --streaming True): the evaluation relaunch
 # rewrites the run's hyperparams.yaml, from which the report reads them.
 set -euo pipefail
@@ -19,6 +19,7 @@ DATA=${DATA:-../shared/real-speech/speechocean762}
 MODEL=${MODEL:-pretrained/tinyconf-so762-5M}
 EXAMPLE_UTT=${EXAMPLE_UTT:-001200015}  # the first utterance of the first adult test speaker
 EARLIER=${EARLIER:-docs/real_speech/real_speech.json}
+POCKETSPHINX=${POCKETSPHINX:-}  # an output folder of bench/pocketsphinx_reference.py: its row, per group
 HERE=recipes/SpeechOcean762
 SHERPA=results/sherpa_onnx/$(basename "$MODEL")
 if [ ! -f "$RUN/train_log.txt" ]; then echo "error: $RUN: no train_log.txt (not a run folder)" >&2; exit 2; fi
@@ -37,7 +38,7 @@ python bench/sherpa_onnx_wer.py "$MODEL" "$DATA" --split test --precisions "" --
 # 3. report (chained) and model card section
 cp "$EARLIER" "$RUN/earlier_report.json"  # the report below overwrites $EARLIER
 python bench/real_speech_report.py "$RUN" --earlier "$RUN/earlier_report.json" --corpus "$DATA" \
-    --sherpa "$SHERPA" --sherpa "$SHERPA-streaming" --progress --card "$RUN/card.md" --example-utt "$EXAMPLE_UTT" \
+    --sherpa "$SHERPA" --sherpa "$SHERPA-streaming" ${POCKETSPHINX:+--pocketsphinx "$POCKETSPHINX"} --progress --card "$RUN/card.md" --example-utt "$EXAMPLE_UTT" \
     --out docs/real_speech
 # 4. the export with its card
 python -m speechbrain_tinyconf.pretrained.export "$RUN" "$MODEL" --overwrite --example "$DATA/$example" --notes "$RUN/card.md"
