@@ -17,7 +17,9 @@ and the commit (the ones the table states, else those of the commit that last wr
 * quantised WER: ``bench/results/demo_onnx_wer/onnx_wer.md`` (``bench/onnx_wer.py``);
 * sherpa-onnx: ``bench/results/sherpa_onnx.md`` (``bench/sherpa_onnx_bench.py``);
 * elastic depth: ``bench/results/elastic_depth_demo/elastic_depth.md`` and
-  ``bench/results/elastic_depth_so762/elastic_depth.md`` (``bench/elastic_depth.py``).
+  ``bench/results/elastic_depth_so762/elastic_depth.md`` (``bench/elastic_depth.py``);
+* the real-speech pilots: ``docs/real_speech/pilots/pilots.md`` (``bench/pilot_report.py``);
+* keyword spotting: ``bench/results/kws_*/kws_eval.md`` (``bench/kws_eval.py``).
 
 ``--check`` writes nothing and exits 1 if RESULTS.md differs from what would be written (the test
 suite runs it, so RESULTS.md cannot drift from the generated tables).
@@ -50,6 +52,19 @@ SOURCES: List[Tuple[str, str]] = [
     ("sherpa-onnx deployment benchmark", "bench/results/sherpa_onnx.md"),
     ("Elastic depth, CPU demo model (synthetic speech)", "bench/results/elastic_depth_demo/elastic_depth.md"),
     ("Elastic depth, shipped model (speechocean762)", "bench/results/elastic_depth_so762/elastic_depth.md"),
+    ("Real speech: the pilots of 2026-12-06", "docs/real_speech/pilots/pilots.md"),
+    ("Keyword spotting, demo model: test split", "bench/results/kws_demo/kws_eval.md"),
+    ("Keyword spotting, demo model: test split, held-out voices", "bench/results/kws_demo_heldout/kws_eval.md"),
+    ("Keyword spotting, demo model: test split, threshold 0.35", "bench/results/kws_demo_threshold0.35/kws_eval.md"),
+    ("Keyword spotting, demo model: test split, threshold 0.5", "bench/results/kws_demo_threshold0.5/kws_eval.md"),
+    ("Keyword spotting, demo model: 1 h without keywords, held-out voices",
+     "bench/results/kws_demo_long_negatives/kws_eval.md"),
+    ("Keyword spotting, demo model: 1 h without keywords, threshold 0.35",
+     "bench/results/kws_demo_long_negatives_threshold0.35/kws_eval.md"),
+    ("Keyword spotting, demo model: 1 h without keywords, threshold 0.5",
+     "bench/results/kws_demo_long_negatives_threshold0.5/kws_eval.md"),
+    ("Keyword spotting, shipped model: digits in speechocean762 test", "bench/results/kws_so762_digits/kws_eval.md"),
+    ("Keyword spotting, shipped model: digits, threshold 0.5", "bench/results/kws_so762_digits_threshold0.5/kws_eval.md"),
 ]
 STATED = re.compile(r"on (\d{4}-\d\d-\d\d) \(commit ([0-9a-f]{7,40})")
 STAMP = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),\d+ - ")
