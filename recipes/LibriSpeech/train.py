@@ -296,7 +296,8 @@ def main(argv: List[str], prepare: Callable[[Dict, List[str]], None] = prepare_l
         overrides = with_defaults(overrides, defaults)
     hparams = load_or_exit(hparams_file, overrides)
     if hparams.get("select_checkpoints_by", "loss") not in CHECKPOINT_METRICS:
-        fail(f"select_checkpoints_by: {hparams['select_checkpoints_by']!r}: expected one of {', '.join(CHECKPOINT_METRICS)}")
+        fail(f"select_checkpoints_by: {hparams['select_checkpoints_by']!r}: "
+             f"expected one of {', '.join(CHECKPOINT_METRICS)}")
     asked = run_opts["precision"] if "precision" in run_opts.overridden_args else hparams.get("precision", "fp32")
     precision = cpu_precision(asked, run_opts["device"] or hparams.get("device") or "cpu")
     hparams["precision"] = precision
