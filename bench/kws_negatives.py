@@ -12,9 +12,12 @@ grammar's sentences (``mini_corpus_text.generate_sentence``, another seed), none
 equal to a transcript of the corpus, joined by pauses of 0.3-1.0 s. Each sentence is synthesised as the
 corpus's are (``mini_corpus_audio.synthesize``: trimmed, 16 kHz, the voice's level).
 
-``OUT_DIR`` is a Kaldi data dir (``wav.scp``, ``text``, ``utt2spk``; the audio in ``OUT_DIR/audio``):
+``OUT_DIR`` is a Kaldi data dir (``wav.scp``, ``text``, ``utt2spk``, ``spk2utt``; the audio in ``OUT_DIR/audio``,
+the sentences it joins in ``OUT_DIR/sentences``, named by voice and text and reused by a rerun). There are
+``round(--minutes / --file-minutes)`` recordings, each at least ``--file-minutes`` long:
 ``python bench/kws_eval.py MODEL_DIR $(dirname OUT_DIR) --split $(basename OUT_DIR) --keywords ...`` then counts
-every detection as a false alarm. Deterministic for a seed; sentences already synthesised are reused.
+every detection as a false alarm. A keyword is a word sequence, as kws_eval counts it: no sentence holds
+one, nor the join of two sentences. Deterministic for a seed.
 
 Authors
 -------
@@ -24,6 +27,7 @@ Authors
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import random
 import sys
@@ -38,6 +42,9 @@ sys.path.insert(0, str(RECIPE))
 from mini_corpus_audio import SAMPLE_RATE, synthesize_all  # noqa: E402
 from mini_corpus_text import generate_sentence  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from kws_eval import count_phrase  # noqa: E402  (how kws_eval finds a keyword: as a word sequence)
+
 
 def corpus_transcripts(corpus: Path) -> Set[str]:
     """Every transcript of the corpus (all splits), so that no negative sentence repeats one."""
@@ -49,19 +56,31 @@ def corpus_transcripts(corpus: Path) -> Set[str]:
     return seen
 
 
+def holds_keyword(text: str, keywords: Sequence[str]) -> bool:
+    """Whether ``text`` holds one of ``keywords`` as kws_eval counts them (each a word sequence)."""
+    words = text.split()
+    return any(count_phrase(words, k.upper().split()) for k in keywords)
+
+
 def keyword_free_sentences(keywords: Sequence[str], exclude: Set[str], seed: int) -> Iterator[str]:
-    """Distinct grammar sentences holding none of ``keywords`` (as words) and none of ``exclude``, endlessly."""
-    rng, banned, seen = random.Random(f"kws-negatives:{seed}"), {k.upper() for k in keywords}, set(exclude)
+    """Distinct grammar sentences holding none of ``keywords`` and none of ``exclude``, endlessly."""
+    rng, seen = random.Random(f"kws-negatives:{seed}"), set(exclude)
     misses = 0
     while misses < 100_000:
         sentence = generate_sentence(rng)
-        if sentence in seen or banned & set(sentence.split()):
+        if sentence in seen or holds_keyword(sentence, keywords):
             misses += 1
             continue
         misses = 0
         seen.add(sentence)
         yield sentence
     raise ValueError(f"no new keyword-free sentence in 100,000 draws (after {len(seen) - len(exclude)})")
+
+
+def cache_key(voice: Dict, text: str) -> str:
+    """The synthesised sentence's file name: its voice and text (a rerun with other options reuses only
+    what it would synthesise itself)."""
+    return hashlib.sha1(json.dumps([voice, text], sort_keys=True).encode()).hexdigest()[:20]
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -100,10 +119,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         utt = f"{spk}-long-{i:03d}"
         pieces, texts, length = [], [], 0
         while length < target:
-            batch = [(str(cache / f"{utt}-{len(texts) + j:04d}.flac"), voices[spk], next(sentences)) for j in range(20)]
+            texts_now = [next(sentences) for _ in range(20)]
+            batch = [(str(cache / f"{cache_key(voices[spk], text)}.flac"), voices[spk], text) for text in texts_now]
             todo = [job for job in batch if not Path(job[0]).is_file()]
             synthesize_all(todo, args.jobs, quiet=True)
             for path, _, text in batch:
+                if texts and holds_keyword(f"{texts[-1]} {text}", keywords):  # a keyword across the join
+                    continue
                 x, _ = sf.read(path, dtype="int16")
                 pause = np.zeros(int(rng.uniform(0.3, 1.0) * SAMPLE_RATE), dtype=np.int16)
                 pieces += [x, pause]
@@ -115,9 +137,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         sf.write(wav, np.concatenate(pieces), SAMPLE_RATE, format="FLAC", subtype="PCM_16")
         rows.append((utt, spk, wav.resolve(), " ".join(texts), length / SAMPLE_RATE))
         print(f"{utt}: {length / SAMPLE_RATE / 60:.1f} min, {len(texts)} sentences ({voices[spk]['name']})", flush=True)
+    rows.sort()  # Kaldi data dirs are sorted by utterance id
     (args.out / "wav.scp").write_text("".join(f"{u} {w}\n" for u, _, w, _, _ in rows))
     (args.out / "text").write_text("".join(f"{u} {t}\n" for u, _, _, t, _ in rows))
     (args.out / "utt2spk").write_text("".join(f"{u} {s}\n" for u, s, _, _, _ in rows))
+    (args.out / "spk2utt").write_text("".join(f"{s} {' '.join(u for u, t, _, _, _ in rows if t == s)}\n"
+                                              for s in sorted({r[1] for r in rows})))
     print(f"wrote {args.out}: {len(rows)} recordings, {sum(r[4] for r in rows) / 3600:.3f} h")
     return 0
 

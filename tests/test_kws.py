@@ -364,6 +364,7 @@ def test_negatives_are_long_keyword_free_recordings_by_the_held_out_voices(tmp_p
     items = kws_eval().read_data_dir(out.parent, "long")
     assert [u for u, _, _ in items] == ["8-long-000", "9-long-001"]
     assert (out / "utt2spk").read_text() == "8-long-000 8\n9-long-001 9\n"
+    assert (out / "spk2utt").read_text() == "8 8-long-000\n9 9-long-001\n"
     for _, path, text in items:
         assert sf.info(path).duration >= 6.0 and sf.info(path).samplerate == 16000
         assert not {"RED", "THE"} & set(text.split())
@@ -378,3 +379,10 @@ def test_negatives_refuse_a_folder_without_corpus_stats_or_voices(tmp_path, caps
     corpus = _stats_corpus(tmp_path / "c", {"1": {"role": "train"}})
     assert m.main([str(corpus), str(tmp_path / "o"), "--keywords", "RED"]) == 2
     assert "no speaker with role 'heldout-test'" in capsys.readouterr().err
+
+
+def test_a_keyword_phrase_is_excluded_as_kws_eval_counts_it():
+    """Multi-word keywords are word sequences (kws_eval.count_phrase), in a sentence or across the join of two."""
+    m = kws_negatives()
+    assert m.holds_keyword("THE BIG RED DOG", ["red dog"]) and not m.holds_keyword("THE RED BIG DOG", ["red dog"])
+    assert m.holds_keyword("A DOG IS RED DOG", ["RED DOG", "CAT"])

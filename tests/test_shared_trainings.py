@@ -2,6 +2,7 @@
 a run already started joins it and waits for the status its starter's child writes, instead of training it again;
 a run that ended badly (or was stopped) fails the joiner at once, with the run's stderr."""
 
+import os
 import threading
 
 import pytest
@@ -14,7 +15,11 @@ def test_a_worker_joins_a_training_already_started_and_waits_for_its_status(tmp_
     out.parent.mkdir(parents=True)  # another worker has started it (under the shared lock)
     joiner = conftest._start_or_join("trained_run", tmp_path / "no_corpus", tmp_path)
     assert joiner.proc is None and joiner.out == out  # nothing started here
-    threading.Timer(0.5, lambda: (out.parent / "run.rc").write_text("0")).start()
+    def finish():  # as the wrapper writes it: atomically
+        (out.parent / "run.rc.tmp").write_text("0")
+        os.replace(out.parent / "run.rc.tmp", out.parent / "run.rc")
+
+    threading.Timer(0.5, finish).start()
     assert joiner.result() == out
 
 

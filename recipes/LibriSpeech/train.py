@@ -155,13 +155,15 @@ class TransducerASR(sb.Brain):
     def fit_batch(self, batch):
         """Brain's training step. A batch with a non-finite loss makes no update and leaves the statistics
         it changed (normaliser, batch norms) as they were; the first of a run of them is written to
-        ``<output_folder>/nonfinite/`` with the weights, to be run again. A failure names the batch."""
+        ``<output_folder>/nonfinite/`` with the weights, to be run again. A failure names the batch.
+        Under DDP only the rank with the bad batch restores its statistics (not agreed between ranks)."""
         self.batch_ids = tuple(batch.id)
         guard = BufferGuard(self.modules)
         try:
             loss = super().fit_batch(batch)
         except _NonFiniteLoss as skipped:
-            self.zero_grad(set_to_none=True)
+            if self.step % self.grad_accumulation_factor == 0:  # its window's step is lost: drop the window
+                self.zero_grad(set_to_none=True)
             loss = skipped.loss.detach().cpu()
         except RuntimeError as err:
             first = (str(err).strip().splitlines() or [type(err).__name__])[0]
@@ -173,7 +175,8 @@ class TransducerASR(sb.Brain):
             wavs, wav_lens = batch.sig
             where = "-"
             if self.nonfinite_count == 1 and if_main_process():
-                where = dump_batch(Path(self.hparams.output_folder, "nonfinite", f"step{self.optimizer_step}.pt"),
+                name = f"step{self.optimizer_step}-{time.strftime('%Y%m%d-%H%M%S')}.pt"  # a relaunch repeats steps
+                where = dump_batch(Path(self.hparams.output_folder, "nonfinite", name),
                                    self.modules, self.batch_ids, self.optimizer_step,
                                    {"statistics": guard.attrs, "sig": wavs.cpu(), "sig_lens": wav_lens.cpu()})
             logger.warning("skipped that batch (no update); input audio finite: %s; statistics it made non-finite, "

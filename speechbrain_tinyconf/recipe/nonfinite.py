@@ -29,13 +29,13 @@ from torch import nn
 
 
 class BufferGuard:
-    """A copy of a module's floating-point buffers, taken before a training step (a few KiB here:
-    the normaliser's statistics and the batch norms' running statistics)."""
+    """A copy of a module's buffers, taken before a training step (a few KiB here: the normaliser's
+    statistics, the batch norms' running statistics and counters)."""
 
     def __init__(self, module: nn.Module):
         self.module = module
         self.saved: Dict[str, torch.Tensor] = {
-            name: buf.detach().clone() for name, buf in module.named_buffers() if buf.is_floating_point()
+            name: buf.detach().clone() for name, buf in module.named_buffers()
         }
         # InputNormalization keeps its statistics as plain tensor attributes (glob_mean, glob_std) and its
         # sample count as an int: not buffers, so they are saved here by name.
@@ -61,8 +61,8 @@ class BufferGuard:
         names = []
         for key, old in [*self.saved.items(), *self.attrs.items()]:
             new = now.get(key)
-            if isinstance(old, torch.Tensor) and isinstance(new, torch.Tensor) and bool(torch.isfinite(old).all()) \
-                    and not bool(torch.isfinite(new).all()):
+            if isinstance(old, torch.Tensor) and isinstance(new, torch.Tensor) and old.is_floating_point() \
+                    and bool(torch.isfinite(old).all()) and not bool(torch.isfinite(new).all()):
                 names.append(key)
         return names
 
