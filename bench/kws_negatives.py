@@ -44,16 +44,13 @@ from mini_corpus_text import generate_sentence  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from kws_eval import count_phrase  # noqa: E402  (how kws_eval finds a keyword: as a word sequence)
+from real_speech import read_data_dir  # noqa: E402
 
 
 def corpus_transcripts(corpus: Path) -> Set[str]:
-    """Every transcript of the corpus (all splits), so that no negative sentence repeats one."""
-    seen = set()
-    for trans in corpus.glob("*/*/*/*.trans.txt"):
-        for line in trans.read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                seen.add(line.split(" ", 1)[1].strip())
-    return seen
+    """Every transcript of the corpus (all its split folders), so that no negative sentence repeats one."""
+    splits = [p.name for p in sorted(corpus.iterdir()) if (p / "wav.scp").is_file() or any(p.glob("*/*/*.trans.txt"))]
+    return {text for split in splits for _, _, text in read_data_dir(corpus, split)}
 
 
 def holds_keyword(text: str, keywords: Sequence[str]) -> bool:

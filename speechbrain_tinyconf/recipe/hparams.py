@@ -61,7 +61,7 @@ def variant_overrides(path: Union[str, Path], overrides: Overrides = None) -> Tu
     base_path = path if base is None else (path.parent / base).resolve()
     if not base_path.is_file():
         raise FileNotFoundError(f"{path}: recipe: {base} does not exist ({base_path})")
-    merged = {**variant, **as_overrides(overrides, "overrides")} if base is not None else as_overrides(overrides, "overrides")
+    merged = {**variant, **as_overrides(overrides)} if base is not None else as_overrides(overrides)
     return base_path, merged
 
 
@@ -149,7 +149,7 @@ def load_detached(path: Union[str, Path], overrides: Overrides = None) -> Dict[s
     output folders point to a temporary folder that is removed afterwards (``overrides`` win).
     """
     with tempfile.TemporaryDirectory(prefix="tinyconf_") as tmp:
-        return load_recipe_hparams(path, {"data_folder": tmp, "output_folder": tmp, **as_overrides(overrides, "overrides")})
+        return load_recipe_hparams(path, {"data_folder": tmp, "output_folder": tmp, **as_overrides(overrides)})
 
 
 def recipe_yaml(path: Union[str, Path], overrides: Overrides = None) -> str:

@@ -22,34 +22,46 @@ that the first bad batch can be run again outside training.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Dict, List, Sequence
+from typing import Dict, List, Sequence, Tuple
 
 import torch
 from torch import nn
 
 
+def statistics_modules(module: nn.Module) -> List[Tuple[str, nn.Module]]:
+    """``(name, submodule)`` of the submodules whose training forward updates running statistics: batch
+    norms and SpeechBrain's ``InputNormalization``."""
+    from speechbrain.processing.features import InputNormalization
+
+    return [(name, sub) for name, sub in module.named_modules()
+            if isinstance(sub, (nn.modules.batchnorm._NormBase, InputNormalization))]
+
+
 class BufferGuard:
-    """A copy of a module's buffers, taken before a training step (a few KiB here: the normaliser's
-    statistics, the batch norms' running statistics and counters)."""
+    """A copy of the statistics a training forward pass updates, taken before the step: the running
+    statistics of the batch norms (their buffers) and of SpeechBrain's ``InputNormalization`` (plain
+    attributes: ``glob_mean``, ``glob_std`` and the int ``count``). A few KiB here; the other buffers
+    (e.g. the positional-encoding table, 2.5 MB) do not change in forward and are not copied."""
 
     def __init__(self, module: nn.Module):
+        from speechbrain.processing.features import InputNormalization
+
         self.module = module
-        self.saved: Dict[str, torch.Tensor] = {
-            name: buf.detach().clone() for name, buf in module.named_buffers()
-        }
-        # InputNormalization keeps its statistics as plain tensor attributes (glob_mean, glob_std) and its
-        # sample count as an int: not buffers, so they are saved here by name.
+        self.saved: Dict[str, torch.Tensor] = {}
         self.attrs: Dict[str, object] = {}
-        for name, sub in module.named_modules():
-            for attr in ("glob_mean", "glob_std", "count"):
-                value = getattr(sub, attr, None)
-                if isinstance(value, torch.Tensor):
-                    self.attrs[f"{name}.{attr}".lstrip(".")] = value.detach().clone()
-                elif isinstance(value, int) and attr == "count":
-                    self.attrs[f"{name}.{attr}".lstrip(".")] = value
+        for name, sub in statistics_modules(module):  # 0.8 ms for the 5M recipe's modules
+            prefix = f"{name}." if name else ""
+            if isinstance(sub, InputNormalization):
+                for attr in ("glob_mean", "glob_std", "count"):
+                    value = getattr(sub, attr)
+                    self.attrs[prefix + attr] = value.detach().clone() if isinstance(value, torch.Tensor) else value
+            else:
+                for buf_name, buf in sub.named_buffers(recurse=False):
+                    self.saved[prefix + buf_name] = buf.detach().clone()
 
     def _current(self) -> Dict[str, object]:
-        now: Dict[str, object] = dict(self.module.named_buffers())
+        buffers = dict(self.module.named_buffers())
+        now: Dict[str, object] = {name: buffers[name] for name in self.saved}
         for key in self.attrs:
             owner, _, attr = key.rpartition(".")
             now[key] = getattr(self.module.get_submodule(owner) if owner else self.module, attr)
