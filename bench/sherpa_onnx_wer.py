@@ -89,7 +89,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         help="offline precisions to decode, comma-separated (default fp32,int8,int4; '' for none)")
     parser.add_argument("--streaming-chunk-frames", type=int, default=None,
                         help="also decode a streaming export with OnlineRecognizer: chunk in encoder frames of 40 ms "
-                             "(8 = 320 ms), attention left context 4 chunks; fp32 and int8")
+                             "(8 = 320 ms); fp32 and int8")
+    parser.add_argument("--streaming-left-chunks", type=int, default=4,
+                        help="attention left context of the streaming export, in chunks (default 4)")
     args = parser.parse_args(argv)
     precisions = [p for p in args.precisions.split(",") if p]
     if set(precisions) - set(PRECISIONS):
@@ -99,6 +101,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.streaming_chunk_frames is not None and args.streaming_chunk_frames < 1:
         print(f"error: --streaming-chunk-frames={args.streaming_chunk_frames}: must be a positive integer",
               file=sys.stderr)
+        return 1
+    if args.streaming_left_chunks < 1:
+        print(f"error: --streaming-left-chunks={args.streaming_left_chunks}: must be a positive integer "
+              "(sherpa-onnx keeps a fixed-size attention cache)", file=sys.stderr)
         return 1
     if not (args.corpus / args.split / "wav.scp").is_file():  # before importing torch: fails in a second
         print(f"error: {args.corpus / args.split / 'wav.scp'} not found", file=sys.stderr)
@@ -126,7 +132,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         chunk = args.streaming_chunk_frames
         streaming_dir = args.out / f"sherpa-onnx-streaming-{chunk * 40}ms"
         streaming_files = export_sherpa_streaming(load_transducer(args.source), streaming_dir, chunk_frames=chunk,
-                                                  left_chunks=4, int8=True)
+                                                  left_chunks=args.streaming_left_chunks, int8=True)
         for precision in ("fp32", "int8"):
             name = f"streaming {chunk * 40} ms {precision}"
             hyps = decode_all_streaming(streaming_dir, items, precision, chunk)

@@ -19,7 +19,8 @@ and the commit (the ones the table states, else those of the commit that last wr
 * elastic depth: ``bench/results/elastic_depth_demo/elastic_depth.md`` and
   ``bench/results/elastic_depth_so762/elastic_depth.md`` (``bench/elastic_depth.py``);
 * the real-speech pilots: ``docs/real_speech/pilots/pilots.md`` (``bench/pilot_report.py``);
-* keyword spotting: ``bench/results/kws_*/kws_eval.md`` (``bench/kws_eval.py``).
+* keyword spotting: ``bench/results/kws_*/kws_eval.md`` (``bench/kws_eval.py``) and
+  ``bench/results/kws_reset/kws_compare.md`` (``bench/kws_compare.py``).
 
 ``--check`` writes nothing and exits 1 if RESULTS.md differs from what would be written (the test
 suite runs it, so RESULTS.md cannot drift from the generated tables).
@@ -63,6 +64,8 @@ SOURCES: List[Tuple[str, str]] = [
      "bench/results/kws_demo_long_negatives_threshold0.35/kws_eval.md"),
     ("Keyword spotting, demo model: 1 h without keywords, threshold 0.5",
      "bench/results/kws_demo_long_negatives_threshold0.5/kws_eval.md"),
+    ("Keyword spotting, demo model: predictor_reset_prob against a control (one fine-tuning epoch each)",
+     "bench/results/kws_reset/kws_compare.md"),
     ("Keyword spotting, shipped model: digits in speechocean762 test", "bench/results/kws_so762_digits/kws_eval.md"),
     ("Keyword spotting, shipped model: digits, threshold 0.5", "bench/results/kws_so762_digits_threshold0.5/kws_eval.md"),
 ]

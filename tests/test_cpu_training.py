@@ -7,6 +7,8 @@ import pytest
 import torch
 
 from speechbrain_tinyconf.recipe.cpu_training import FastDropout, cpu_precision, use_fast_dropout
+from speechbrain.utils.epoch_loop import EpochCounter
+
 from speechbrain_tinyconf.recipe.progress import epoch_counter
 
 
@@ -63,6 +65,39 @@ def test_bf16_without_cpu_support_falls_back_to_fp32_with_one_line(caplog):
     assert len(caplog.records) == 1 and "training in fp32" in caplog.records[0].getMessage()
     assert cpu_precision("bf16", "cpu", supported=True) == "bf16"
     assert cpu_precision("fp32", "cpu", supported=False) == "fp32"
+
+
+def test_a_resumed_run_remembers_its_best_dev_wer(tmp_path):
+    """Through SpeechBrain's Checkpointer, as a relaunch recovers it. SpeechBrain 1.1.2's
+    EpochCounterWithStopper alone saved only the epoch: the resumed counter had no best WER, so two
+    evaluations without improvement after a relaunch did not stop the run (seen 2026-12-06)."""
+    from speechbrain.utils.checkpoints import Checkpointer
+
+    counter = epoch_counter(limit=50, early_stop_patience=2)
+    for wer in [70.0, 66.66, 67.29]:  # epoch 3 did not improve
+        next(counter)
+        counter.update_metric(wer)
+    Checkpointer(tmp_path, {"counter": counter}).save_checkpoint()
+    resumed = epoch_counter(limit=50, early_stop_patience=2)
+    Checkpointer(tmp_path, {"counter": resumed}).recover_if_possible()
+    assert (resumed.current, resumed.best_score, resumed.best_limit) == (3, 66.66, 2)
+    epochs = []
+    for epoch in resumed:
+        epochs.append(epoch)
+        resumed.update_metric(67.02)
+    assert epochs == [4]  # the second evaluation without improvement stops it
+
+
+def test_a_checkpoint_from_before_the_fix_still_resumes(tmp_path):
+    """Runs saved by EpochCounter's hook hold the epoch alone: it is restored, the patience starts again."""
+    from speechbrain.utils.checkpoints import Checkpointer
+
+    old = EpochCounter(50)
+    next(old), next(old)
+    Checkpointer(tmp_path, {"counter": old}).save_checkpoint()
+    resumed = epoch_counter(limit=50, early_stop_patience=2)
+    Checkpointer(tmp_path, {"counter": resumed}).recover_if_possible()
+    assert resumed.current == 2 and resumed.best_score == float("inf")
 
 
 def test_early_stopping_counts_evaluations_not_epochs():

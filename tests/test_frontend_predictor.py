@@ -8,7 +8,7 @@ import soundfile as sf
 import torch
 
 from speechbrain_tinyconf.lobes.frontend import KaldiFbank
-from speechbrain_tinyconf.lobes.predictor import StatelessPredictor
+from speechbrain_tinyconf.lobes.predictor import StatelessPredictor, reset_word_starts
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT.parent / "shared" / "librispeech-sample" / "LibriSpeech"
@@ -51,6 +51,42 @@ def test_stateless_predictor_has_no_state():
     out = StatelessPredictor()(emb)
     assert torch.equal(out[:, 2], StatelessPredictor()(emb[:, 2:3])[:, 0])  # each token on its own
     assert not list(StatelessPredictor().parameters())
+
+
+def test_reset_word_starts_blanks_only_word_starts_at_the_rate_asked():
+    """predictor_reset_prob: the context of a word-initial target becomes blank with probability p; the
+    context of a word-internal piece and the padding never change. 20,000 word starts at p = 0.3: the
+    binomial standard deviation of the rate is 0.0032, the bound is 5 of them."""
+    torch.manual_seed(0)
+    word_start = torch.tensor([False, True, False, True, False])  # ids 1 and 3 begin words
+    targets = torch.randint(1, 5, (200, 201))
+    targets[:, -1] = 0  # padding
+    tokens_bos = torch.cat([torch.zeros(200, 1, dtype=torch.long), targets], dim=1)
+    out = reset_word_starts(tokens_bos, word_start, prob=0.3)
+    starts = word_start[targets]
+    changed = out[:, :-1] != tokens_bos[:, :-1]
+    assert not changed[~starts].any()  # word-internal contexts kept (padding included)
+    assert (out[:, :-1][changed] == 0).all() and torch.equal(out[:, -1], tokens_bos[:, -1])
+    rate = (out[:, :-1][starts] == 0).float().mean().item()  # contexts that were blank already count too
+    already = (tokens_bos[:, :-1][starts] == 0).float().mean().item()
+    assert abs(rate - (already + (1 - already) * 0.3)) < 5 * 0.0032, rate
+
+
+def test_predictor_reset_needs_the_stateless_predictor(tmp_path):
+    """A GRU keeps its state through a blank input, so the option would not be the keyword spotter's reset."""
+    import subprocess
+    import sys
+
+    (tmp_path / "data").mkdir()
+    proc = subprocess.run([sys.executable, str(ROOT / "recipes" / "LibriSpeech" / "train.py"),
+                           str(ROOT / "tests" / "configs" / "tiny.yaml"), "--data_folder", str(tmp_path / "data"),
+                           "--output_folder", str(tmp_path / "run"), "--device", "cpu", "--predictor", "gru",
+                           "--predictor_reset_prob", "0.3"], capture_output=True, text=True, timeout=120,
+                          env={**__import__("os").environ, "OMP_NUM_THREADS": "1"})
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1] == ("error: predictor_reset_prob: 0.3: needs predictor: stateless "
+                                                     "(a 'gru' predictor keeps the context a blank input would reset)")
+    assert not (tmp_path / "run" / "hyperparams.yaml").exists()  # refused before the run is written
 
 
 def test_recipe_options_sizes():

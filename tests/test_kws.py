@@ -386,3 +386,61 @@ def test_a_keyword_phrase_is_excluded_as_kws_eval_counts_it():
     m = kws_negatives()
     assert m.holds_keyword("THE BIG RED DOG", ["red dog"]) and not m.holds_keyword("THE RED BIG DOG", ["red dog"])
     assert m.holds_keyword("A DOG IS RED DOG", ["RED DOG", "CAT"])
+
+
+def _kws_report(folder, detected, occurrences, false_alarms, hours, keywords=("ONE", "TWO")):
+    per = {k: {"detection_rate": d / o if o else None} for k, d, o in zip(keywords, detected, occurrences)}
+    report = {"settings": {"threshold": 0.25, "boost": 1.0},
+              "results": {"keywords": per, "negative_hours": hours,
+                          "total": {"detected": sum(detected), "occurrences": sum(occurrences),
+                                    "false_alarms": false_alarms}}}
+    folder.mkdir(parents=True)
+    (folder / "kws_eval.json").write_text(json.dumps(report))
+    return folder
+
+
+def test_kws_compare_table_from_runs_and_kws_eval_outputs(tmp_path):
+    """One row per model: its run's test WER, detection on the test split, false alarms per hour on the
+    keyword-free audio (not on the test split), and each keyword's rate; models on other keywords refused."""
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "wer_test.txt").write_text("%WER 31.57 [ 494 / 1565, 20 ins, 80 del, 394 sub ]\n")
+    test = _kws_report(tmp_path / "test", [3, 1], [4, 4], 7, 0.1)
+    neg = _kws_report(tmp_path / "neg", [0, 0], [0, 0], 9, 2.0)
+    out = tmp_path / "out"
+    assert bench_module("kws_compare").main(["--model", "reset", str(run), str(test), str(neg), "--out", str(out)]) == 0
+    rows = [line for line in (out / "kws_compare.md").read_text().splitlines() if line.startswith("| reset")]
+    assert rows == ["| reset | 31.57 | 1 | 0.25 | 50.0 % (4/8) | 4.5 (9) | 75 % | 25 % |"]
+    other = _kws_report(tmp_path / "other", [1], [1], 0, 0.1, keywords=("THREE",))
+    assert bench_module("kws_compare").main(["--model", "a", str(run), str(test), str(neg),
+                                             "--model", "b", str(run), str(other), str(neg), "--out", str(out)]) == 1
+
+
+def test_kws_compare_names_a_missing_report(tmp_path, capsys):
+    run = tmp_path / "run"
+    run.mkdir()
+    assert bench_module("kws_compare").main(["--model", "x", str(run), str(tmp_path / "nope"), str(tmp_path / "nope"),
+                                             "--out", str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"error: {tmp_path / 'nope' / 'kws_eval.json'}: not found (a bench/kws_eval.py --out folder)"]
+
+
+@slow
+def test_kws_context_prior_on_the_tone_model(trained_sherpa_run, learnable_corpus, capsys):
+    """The diagnosis of docs/deployment.md: at each emission of a keyword's first piece, that piece's
+    probability after the previous token is what greedy search chose (the most likely token, so above
+    1 / vocabulary), and the one after blank is a probability; a row per keyword."""
+    m = bench_module("kws_context_prior")
+    assert m.main([str(trained_sherpa_run), str(learnable_corpus), "--split", "test", "--keywords", "GREEN,CAT"]) == 0
+    rows = [line.split(" | ") for line in capsys.readouterr().out.splitlines() if line.startswith(("| GREEN", "| CAT"))]
+    assert [r[0] for r in rows] == ["| GREEN", "| CAT"]
+    emitted = [r for r in rows if int(r[2]) > 0]
+    assert emitted, rows  # the tone model says its words
+    for r in emitted:
+        after_prev, after_blank = float(r[3]), float(r[4].rstrip(" |"))
+        assert 0 < after_blank <= 1 and 1 / 24 < after_prev <= 1  # vocab_size 24 (tests/configs/tiny.yaml)
+
+
+def test_kws_context_prior_refuses_an_empty_keyword_list(capsys):
+    assert bench_module("kws_context_prior").main(["model", "corpus", "--keywords", " , "]) == 1
+    assert capsys.readouterr().err.strip() == "error: --keywords=' , ': no keyword"

@@ -34,6 +34,7 @@ import speechbrain as sb
 import torch
 from speechbrain.utils.distributed import if_main_process, run_on_main
 
+from speechbrain_tinyconf.lobes.predictor import reset_word_starts, word_start_table
 from speechbrain_tinyconf.recipe.checkpoints import quarantine_incomplete_checkpoints
 from speechbrain_tinyconf.recipe.cpu_training import cpu_precision, use_fast_dropout
 from speechbrain_tinyconf.recipe.hparams import as_overrides, recipe_yaml
@@ -67,6 +68,8 @@ class _NonFiniteLoss(Exception):
 class TransducerASR(sb.Brain):
     """Conformer-transducer with an auxiliary CTC head; everything else is SpeechBrain's."""
 
+    word_start = None  # (vocab,) bool of word-initial pieces, when predictor_reset_prob > 0 (main sets it)
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.audio_seen = AudioSeen()  # hours of training audio, logged with each validation
@@ -95,6 +98,9 @@ class TransducerASR(sb.Brain):
         enc = self.modules.proj_enc(enc)  # (batch, T, joint_dim)
 
         train = stage == sb.Stage.TRAIN
+        if train and self.word_start is not None:
+            tokens_bos = reset_word_starts(tokens_bos, self.word_start, self.hparams.predictor_reset_prob,
+                                           self.hparams.blank_index)
         pred = torch.nn.functional.dropout(self.modules.emb(tokens_bos), self.hparams.dec_emb_dropout, training=train)
         pred = self.modules.dec(pred)
         pred = pred[0] if isinstance(pred, tuple) else pred  # a GRU returns (output, state)
@@ -302,6 +308,9 @@ def main(argv: List[str], prepare: Callable[[Dict, List[str]], None] = prepare_l
     if hparams.get("select_checkpoints_by", "loss") not in CHECKPOINT_METRICS:
         fail(f"select_checkpoints_by: {hparams['select_checkpoints_by']!r}: "
              f"expected one of {', '.join(CHECKPOINT_METRICS)}")
+    if hparams.get("predictor_reset_prob", 0) > 0 and hparams.get("predictor") != "stateless":
+        fail(f"predictor_reset_prob: {hparams['predictor_reset_prob']}: needs predictor: stateless "
+             f"(a {hparams.get('predictor')!r} predictor keeps the context a blank input would reset)")
     asked = run_opts["precision"] if "precision" in run_opts.overridden_args else hparams.get("precision", "fp32")
     precision = cpu_precision(asked, run_opts["device"] or hparams.get("device") or "cpu")
     hparams["precision"] = precision
@@ -345,6 +354,8 @@ def main(argv: List[str], prepare: Callable[[Dict, List[str]], None] = prepare_l
         checkpointer=hparams["checkpointer"],
     )
     asr.tokenizer = tokenizer
+    if hparams.get("predictor_reset_prob", 0) > 0:
+        asr.word_start = word_start_table(tokenizer)
     train_opts, valid_opts = dict(hparams["train_dataloader_opts"]), dict(hparams["valid_dataloader_opts"])
     if "train" in samplers:
         train_opts = {"batch_sampler": samplers["train"], "num_workers": hparams["num_workers"]}

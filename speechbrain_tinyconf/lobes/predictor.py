@@ -11,6 +11,13 @@ which is exactly this network; but SpeechBrain 1.1's batched greedy search then 
 ``StreamingASR`` otherwise unchanged). A wider context (``context_size > 1``) would need the
 previous tokens, which those searchers do not pass.
 
+:func:`reset_word_starts` (recipe option ``predictor_reset_prob``) trains the stateless predictor for
+sherpa-onnx's keyword spotter. That decoder restarts the predictor from blank at every keyword start
+(``transducer-keyword-decoder.cc``: "forget the decoder history"), while training only ever shows blank
+before an utterance's first word. So a keyword that never begins a training sentence (MORNING, WHITE in
+the demo grammar) is given almost no probability there: measured on the demo model, the whole-word
+piece ``▁MORNING`` at its emission frame has p = 0.75 after the previous word and 0.010 after blank.
+
 Authors
 -------
 * speechbrain-tinyconf team 2026
@@ -63,6 +70,46 @@ class StatelessPredictor(torch.nn.Module):
 
     def forward(self, emb: torch.Tensor) -> torch.Tensor:
         return torch.relu(emb)
+
+
+def word_start_table(tokenizer) -> torch.Tensor:
+    """``(vocab,)`` bool: which sentencepiece ids begin a word (their piece starts with ``▁``).
+
+    Example
+    -------
+    >>> class Pieces:  # a stand-in for a SentencePieceProcessor
+    ...     def get_piece_size(self): return 4
+    ...     def id_to_piece(self, i): return ["<unk>", "\u2581THE", "S", "\u2581"][i]
+    >>> word_start_table(Pieces()).tolist()
+    [False, True, False, True]
+    """
+    return torch.tensor([tokenizer.id_to_piece(i).startswith("\u2581") for i in range(tokenizer.get_piece_size())])
+
+
+def reset_word_starts(tokens_bos: torch.Tensor, word_start: torch.Tensor, prob: float,
+                      blank: int = 0) -> torch.Tensor:
+    """Predictor inputs where, with probability ``prob``, the token before each word-initial target is blank.
+
+    ``tokens_bos`` is ``(batch, U + 1)``, blank-prefixed: position ``j`` is the context of target
+    ``tokens_bos[:, j + 1]``. With the stateless predictor (context 1) a blank there is exactly the
+    state sherpa-onnx's keyword spotter starts each keyword from. Padding (id ``blank``) is never a
+    word start, so it is left alone.
+
+    Example
+    -------
+    >>> word_start = torch.tensor([False, True, False, True])
+    >>> reset_word_starts(torch.tensor([[0, 1, 2, 3, 2, 1]]), word_start, prob=1.0).tolist()
+    [[0, 1, 0, 3, 0, 1]]
+    >>> reset_word_starts(torch.tensor([[0, 1, 2, 3]]), word_start, prob=0.0).tolist()
+    [[0, 1, 2, 3]]
+    """
+    if prob <= 0:
+        return tokens_bos
+    targets = tokens_bos[:, 1:]
+    reset = word_start.to(tokens_bos.device)[targets] & (torch.rand(targets.shape, device=tokens_bos.device) < prob)
+    out = tokens_bos.clone()
+    out[:, :-1] = torch.where(reset, torch.full_like(targets, blank), tokens_bos[:, :-1])
+    return out
 
 
 def make_predictor(kind: str = "gru", input_size: int = 128, hidden_size: int = 256) -> torch.nn.Module:
