@@ -242,6 +242,19 @@ def test_training_stops_early_and_still_evaluates(tone_corpus, tmp_path, flag, v
         assert logged in (out / "log.txt").read_text()
 
 
+def test_a_budget_stop_decodes_dev_for_checkpoints_chosen_by_wer(tone_corpus, tmp_path):
+    """The epoch a budget ends is the run's last: dev is decoded there even between valid_search_interval
+    epochs, so select_checkpoints_by WER has a checkpoint to evaluate (it found none before: RuntimeError)."""
+    out = tmp_path / "run"
+    proc = subprocess.run(_cmd(tone_corpus, out, "--number_of_epochs", "5", "--valid_search_interval", "5",
+                               "--train_time_budget_minutes", "0", "--select_checkpoints_by", "WER"),
+                          capture_output=True, text=True, env=ENV, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    log = (out / "train_log.txt").read_text()
+    assert re.findall(r"steps: (\d+)[ ,]", log) == ["1"] and "valid WER" in log
+    assert (out / "wer_test.txt").is_file()
+
+
 # ---------------------------------------------------------------------------
 # Issue 21: what train.py may write into
 

@@ -123,8 +123,11 @@ class TransducerASR(sb.Brain):
         return self.hparams.ctc_weight > 0 and self.hparams.epoch_counter.current <= self.hparams.number_of_ctc_epochs
 
     def _decode_valid(self) -> bool:
+        """Dev is decoded every ``valid_search_interval`` epochs and at the last one, also when a budget ends
+        the training (otherwise ``select_checkpoints_by: WER`` would find no checkpoint to evaluate)."""
         epoch = self.hparams.epoch_counter.current
-        return epoch % self.hparams.valid_search_interval == 0 or epoch >= self.hparams.number_of_epochs
+        return (epoch % self.hparams.valid_search_interval == 0 or epoch >= self.hparams.number_of_epochs
+                or self._optimizer_step_limit_exceeded)
 
     def compute_objectives(self, predictions, batch, stage):
         tokens, token_lens = batch.tokens

@@ -1,0 +1,36 @@
+"""bench/streaming_gap.py: full context and chunked attention decoded by the same greedy search."""
+
+import importlib.util
+import re
+import sys
+
+import pytest
+
+from conftest import ROOT
+
+
+def streaming_gap():
+    if "streaming_gap" not in sys.modules:
+        spec = importlib.util.spec_from_file_location("streaming_gap", ROOT / "bench" / "streaming_gap.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["streaming_gap"] = module
+        spec.loader.exec_module(module)
+    return sys.modules["streaming_gap"]
+
+
+@pytest.mark.slow
+def test_a_chunk_longer_than_every_utterance_is_full_context(trained_sherpa_run, learnable_corpus, tmp_path):
+    """One chunk of 1,000 frames (40 s) holds each whole test utterance: its WER is the full-context WER;
+    320 ms chunks are decoded too (a row each, in the order asked)."""
+    out = tmp_path / "gap"
+    assert streaming_gap().main([str(trained_sherpa_run), str(learnable_corpus), "--split", "test",
+                                 "--configs", "full", "1000x1", "8x2", "--out", str(out)]) == 0
+    rows = re.findall(r"^\| (\S+) \| [^|]+ \| ([\d.]+) \|$", (out / "streaming_gap.md").read_text(), re.M)
+    assert [r[0] for r in rows] == ["full", "1000x1", "8x2"]
+    assert rows[0][1] == rows[1][1]
+
+
+def test_a_bad_config_is_one_line(capsys):
+    assert streaming_gap().main(["model", "corpus", "--configs", "full", "8by4", "--out", "x"]) == 1
+    assert capsys.readouterr().err.strip() == ("error: --configs '8by4': expected 'full' or CxL with positive "
+                                               "integers (e.g. 8x4)")
