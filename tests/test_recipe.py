@@ -1,5 +1,6 @@
 """The recipe end to end on a tiny config: train -> valid -> test, learning, resume, DDP."""
 
+import json
 import os
 import re
 import shutil
@@ -117,6 +118,20 @@ def test_ddp_gloo_two_processes(tone_corpus, tmp_path):
     # 12 utterances, batch 2, split over 2 ranks: 3 steps each
     assert "steps: 3" in text, text
     assert (out / "wer_test.txt").exists()
+
+
+def test_ddp_ranks_agree_to_restore_the_statistics_of_a_non_finite_batch(tmp_path):
+    """Under DDP SpeechBrain's normaliser all-reduces every rank's batch statistics in the forward pass, so
+    rank 1's NaN batch makes rank 0's statistics and loss non-finite too, in the same step: both ranks
+    restore the statistics and make no update (tests/ddp_nonfinite_worker.py)."""
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={_free_port()}",
+           str(ROOT / "tests" / "ddp_nonfinite_worker.py"), str(tmp_path)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=ENV, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    seen = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
+    assert [s["second_finite"] for s in seen] == [False, False] and all(s["first_finite"] for s in seen)
+    for s in seen:
+        assert s["normaliser_restored"] and s["normaliser_finite"] and s["weights_unchanged"], seen
 
 
 # ---------------------------------------------------------------------------

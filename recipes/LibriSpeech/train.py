@@ -166,7 +166,10 @@ class TransducerASR(sb.Brain):
         """Brain's training step. A batch with a non-finite loss makes no update and leaves the statistics
         it changed (normaliser, batch norms) as they were; the first of a run of them is written to
         ``<output_folder>/nonfinite/`` with the weights, to be run again. A failure names the batch.
-        Under DDP only the rank with the bad batch restores its statistics (not agreed between ranks)."""
+        Under DDP the ranks agree without a collective of their own: the normaliser all-reduces every rank's
+        batch statistics in the forward pass, so one rank's NaN batch makes every rank's loss non-finite in
+        the same step, and every rank restores (tested). Once the normaliser stops updating, the bad rank
+        alone has a non-finite loss and nothing shared to restore (the recipe's models have no batch norm)."""
         self.batch_ids = tuple(batch.id)
         guard = BufferGuard(self.modules)
         try:
