@@ -372,6 +372,32 @@ def test_negatives_are_long_keyword_free_recordings_by_the_held_out_voices(tmp_p
     assert not positives and len(negatives) == 2
 
 
+@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs espeak-ng (bash scripts/install_tts.sh)")
+def test_negatives_reuse_a_sentence_only_for_the_same_voice_and_text(tmp_path, monkeypatch):
+    """A rerun synthesises nothing and writes the same audio; a voice changed in corpus_stats.json is
+    synthesised again for its own recordings only (the cache is keyed by voice and text)."""
+    m = kws_negatives()
+    voice = {"engine": "espeak-ng", "voice": "en-us", "variant": "m1", "rate": 175, "pitch": 50, "word_gap": 1,
+             "gain_db": -3.0, "name": "test voice"}
+    speakers = {"8": {**voice, "role": "heldout-test"}, "9": {**voice, "pitch": 70, "role": "heldout-test"}}
+    corpus = _stats_corpus(tmp_path / "corpus", speakers)
+    out = tmp_path / "negs" / "long"
+    argv = [str(corpus), str(out), "--keywords", "RED", "--minutes", "0.2", "--file-minutes", "0.1"]
+    assert m.main(argv) == 0
+    first = {p.name: p.read_bytes() for p in (out / "audio").iterdir()}
+    synthesised = []
+    real = m.synthesize_all
+    monkeypatch.setattr(m, "synthesize_all", lambda todo, *a, **k: (synthesised.extend(j[1]["pitch"] for j in todo),
+                                                                    real(todo, *a, **k)))
+    assert m.main(argv) == 0
+    assert synthesised == [] and first == {p.name: p.read_bytes() for p in (out / "audio").iterdir()}
+    speakers["9"]["pitch"] = 60
+    (corpus / "corpus_stats.json").write_text(json.dumps({"speakers": speakers}))
+    assert m.main(argv) == 0
+    assert synthesised and set(synthesised) == {60}  # voice 8's sentences came from the cache
+    assert (out / "audio" / "8-long-000.flac").read_bytes() == first["8-long-000.flac"]
+
+
 def test_negatives_refuse_a_folder_without_corpus_stats_or_voices(tmp_path, capsys):
     m = kws_negatives()
     assert m.main([str(tmp_path), str(tmp_path / "o"), "--keywords", "RED"]) == 2
