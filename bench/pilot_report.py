@@ -28,8 +28,10 @@ from typing import Any, Dict, List, Optional, Sequence
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from real_speech_report import progress, progress_plot, train_hours  # noqa: E402
 
-# The options every pilot shares with the campaign (where it runs and on what), left out of its description.
-COMMON = frozenset({"--defaults", "--data_folder", "--output_folder", "--device"})
+# The options every pilot shares with the campaign (where it runs and on what), left out of its description,
+# and the campaign's own --defaults files (another one, e.g. campaign/streaming.yaml, is what the pilot tried).
+COMMON = frozenset({"--data_folder", "--output_folder", "--device"})
+CAMPAIGN_DEFAULTS = frozenset({"cpu_schedule.yaml", "model.yaml", "finetune.yaml"})
 
 
 def pilot_options(command: str) -> str:
@@ -37,16 +39,17 @@ def pilot_options(command: str) -> str:
 
     Example
     -------
-    >>> pilot_options("python train.py --defaults a.yaml m.yaml --defaults b.yaml --data_folder d "
-    ...               "--output_folder o --device cpu --lr 0.0005 --streaming True")
-    '--lr 0.0005 --streaming True'
+    >>> pilot_options("python train.py --defaults x/cpu_schedule.yaml m.yaml --defaults x/model.yaml --data_folder d "
+    ...               "--output_folder o --device cpu --lr 0.0005 --streaming True --defaults x/streaming.yaml")
+    '--lr 0.0005 --streaming True --defaults x/streaming.yaml'
     """
     words = shlex.split(command)
     kept: List[str] = []
     i = next((n for n, w in enumerate(words) if w.endswith("train.py")), -1) + 1
     while i < len(words):
         word = words[i]
-        if word in COMMON:
+        if word in COMMON or (word == "--defaults" and i + 1 < len(words)
+                               and Path(words[i + 1]).name in CAMPAIGN_DEFAULTS):
             i += 2
             continue
         if not word.startswith("--") and (not kept or not kept[-1].startswith("--")):

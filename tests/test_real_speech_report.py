@@ -108,7 +108,7 @@ def test_pilots_count_hours_from_their_own_start(tmp_path):
             f"2026-12-05 {hour}:30:00,000 - speechbrain.utils.train_logger - INFO - epoch: 1, lr: 4.40e-04, steps: 388, "
             "audio_hours: 2.88 - train loss: 30.15 - valid loss: 29.79, valid WER: 70.36, valid CER: 46.91\n")
         (run / "command.txt").write_text(
-            f"python recipes/SpeechOcean762/train.py --defaults s.yaml hparams/m.yaml --data_folder d --output_folder "
+            f"python recipes/SpeechOcean762/train.py --defaults recipes/SpeechOcean762/cpu_schedule.yaml hparams/m.yaml --data_folder d --output_folder "
             f"{run} --device cpu --init_from pretrained/x --lr {lr} --train_splits '[train, /abs/tts]'\n")
         (run / "train.csv").write_text("ID,duration\nu1,3600\ntts-x-1,1800\n")
         runs.append(str(run))
