@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
 import shlex
 import sys
 import time
@@ -46,7 +45,8 @@ from speechbrain_tinyconf.lobes.size import size_report
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the recipe's modules beside it
 from data_pipeline import dataio_prepare, prepare_csvs, prepare_librispeech_splits, train_tokenizer  # noqa: E402
 from run_setup import (  # noqa: E402
-    fail, hold_output_folder, load_init_source, load_or_exit, start_from, take_defaults_file, with_defaults,
+    fail, hold_output_folder, load_init_source, load_or_exit, release_process_group, start_from, take_defaults_file,
+    with_defaults,
 )
 
 # The checkpoints kept: the ``avg_checkpoints`` best by dev loss and as many by dev WER (where decoded), whichever
@@ -376,24 +376,6 @@ def main(argv: List[str], prepare: Callable[[Dict, List[str]], None] = prepare_l
                      test_loader_kwargs=hparams["test_dataloader_opts"])
         if if_main_process():
             logger.info("%s WER written to %s", name, asr.hparams.test_wer_file)
-
-
-def release_process_group(finished: bool = True) -> None:
-    """A process group left to the interpreter's exit can abort a gloo rank ("terminate called
-    without an active exception", seen twice in the DDP test under load, also after an explicit
-    destroy): after a finished run every rank waits for the others first, so none tears down while
-    another still talks (not after an error: a rank stuck in a collective would never arrive).
-    A finished rank then leaves without the interpreter's teardown (logs and output flushed first): the
-    abort came from there, after the destroy (2026-12-06, a fresh clone's suite, the run's results written)."""
-    if torch.distributed.is_available() and torch.distributed.is_initialized():
-        if finished:
-            torch.distributed.barrier()
-        torch.distributed.destroy_process_group()
-        if finished:
-            logging.shutdown()
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os._exit(0)
 
 
 if __name__ == "__main__":
