@@ -7,10 +7,11 @@ import sys
 from pathlib import Path
 
 import torch
-from speechbrain.dataio.batch import PaddedBatch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "recipes" / "LibriSpeech"))
+sys.path.insert(0, str(ROOT / "tests"))
+from nonfinite_batches import tiny_batch  # noqa: E402
 
 
 def main(out: Path) -> None:
@@ -32,11 +33,7 @@ def main(out: Path) -> None:
     torch.manual_seed(rank)
 
     def batch(nan: bool):
-        sigs = [torch.randn(8000), torch.randn(6000)]
-        if nan:
-            sigs[1][100] = float("nan")
-        return PaddedBatch([{"id": f"r{rank}u{i}", "sig": s, "tokens_bos": torch.LongTensor([0, 3, 5]),
-                             "tokens": torch.LongTensor([3, 5]), "wrd": "A B"} for i, s in enumerate(sigs)])
+        return tiny_batch(nan, prefix=f"r{rank}u")
 
     first = float(asr.fit_batch(batch(False)))
     norm = asr.modules.normalize

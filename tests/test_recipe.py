@@ -358,7 +358,6 @@ def test_failing_training_step_names_its_utterances():
     """Item 7: a batch the model cannot take (16 samples: too short for the front-end's padding) fails with
     its utterance ids in the message."""
     import torch
-    from speechbrain.dataio.batch import PaddedBatch
 
     from speechbrain_tinyconf.recipe.hparams import load_detached
 
@@ -495,7 +494,6 @@ def test_a_non_finite_batch_makes_no_update_restores_the_normaliser_and_is_writt
     import logging
 
     import torch
-    from speechbrain.dataio.batch import PaddedBatch
 
     from speechbrain_tinyconf.recipe.hparams import load_detached
 
@@ -506,12 +504,7 @@ def test_a_non_finite_batch_makes_no_update_restores_the_normaliser_and_is_writt
     asr.init_optimizers()
     torch.manual_seed(0)
 
-    def batch(nan: bool):
-        sigs = [torch.randn(8000), torch.randn(6000)]
-        if nan:
-            sigs[1][100] = float("nan")
-        return PaddedBatch([{"id": f"u{i}", "sig": s, "tokens_bos": torch.LongTensor([0, 3, 5]),
-                             "tokens": torch.LongTensor([3, 5]), "wrd": "A B"} for i, s in enumerate(sigs)])
+    from nonfinite_batches import tiny_batch as batch
 
     assert torch.isfinite(asr.fit_batch(batch(False)))
     norm = asr.modules.normalize
