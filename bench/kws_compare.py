@@ -52,6 +52,10 @@ def test_wer(run: Path) -> float:
 
 def row(name: str, run: Path, test: Dict, negatives: Dict) -> Dict:
     """The numbers of one model: WER, total detection, false alarms per hour, detection per keyword."""
+    for key in ("model_dir", "boost", "threshold", "precision"):
+        if test["settings"].get(key) != negatives["settings"].get(key):
+            raise ValueError(f"{name}: the test and negatives reports differ in {key} "
+                             f"({test['settings'].get(key)!r} against {negatives['settings'].get(key)!r})")
     total, neg = test["results"]["total"], negatives["results"]["total"]
     return {"name": name, "wer": test_wer(run), "detected": total["detected"], "occurrences": total["occurrences"],
             "false_alarms": neg["false_alarms"], "negative_hours": negatives["results"]["negative_hours"],
@@ -60,6 +64,7 @@ def row(name: str, run: Path, test: Dict, negatives: Dict) -> Dict:
 
 
 def markdown(rows: List[Dict], command: str) -> str:
+    """The comparison table, a row per model; the models must have been evaluated on the same keywords."""
     keywords = list(rows[0]["keywords"])
     if any(list(r["keywords"]) != keywords for r in rows):
         raise ValueError("the models were evaluated on different keywords: " +

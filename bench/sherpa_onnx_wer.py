@@ -129,14 +129,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.streaming_chunk_frames:
         from speechbrain_tinyconf.deploy.sherpa_streaming import export_sherpa_streaming
 
-        chunk = args.streaming_chunk_frames
-        streaming_dir = args.out / f"sherpa-onnx-streaming-{chunk * 40}ms"
+        chunk, left = args.streaming_chunk_frames, args.streaming_left_chunks
+        tag = f"{chunk * 40}ms" + ("" if left == 4 else f"-left{left}")  # 4: the names of earlier reports
+        streaming_dir = args.out / f"sherpa-onnx-streaming-{tag}"
         streaming_files = export_sherpa_streaming(load_transducer(args.source), streaming_dir, chunk_frames=chunk,
-                                                  left_chunks=args.streaming_left_chunks, int8=True)
+                                                  left_chunks=left, int8=True)
         for precision in ("fp32", "int8"):
-            name = f"streaming {chunk * 40} ms {precision}"
+            name = f"streaming {chunk * 40} ms {precision}" + ("" if left == 4 else f", {left} left chunks")
             hyps = decode_all_streaming(streaming_dir, items, precision, chunk)
-            wer_file = args.out / f"wer_{args.split}_streaming{chunk * 40}ms_{precision}.txt"
+            wer_file = args.out / f"wer_{args.split}_streaming{tag.replace('-', '_')}_{precision}.txt"
             summary[name] = score(items, hyps, wer_file, args.corpus / args.split)
             suffix = "" if precision == "fp32" else f".{precision}"
             summary[name]["model_bytes"] = sum(streaming_files[f"{n}{suffix}"].stat().st_size

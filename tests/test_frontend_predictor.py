@@ -89,6 +89,40 @@ def test_predictor_reset_needs_the_stateless_predictor(tmp_path):
     assert not (tmp_path / "run" / "hyperparams.yaml").exists()  # refused before the run is written
 
 
+@pytest.mark.slow
+def test_predictor_reset_trains_through_the_recipe(tone_corpus, tmp_path, monkeypatch):
+    """The option end to end: main builds the word-start table from the run's own tokenizer, and the
+    training step runs with the predictor inputs reset (p = 1: every word start's context is blank)."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "run"
+    proc = subprocess.run([sys.executable, str(ROOT / "recipes" / "LibriSpeech" / "train.py"),
+                           str(ROOT / "tests" / "configs" / "tiny.yaml"), "--data_folder", str(tone_corpus),
+                           "--output_folder", str(out), "--device", "cpu", "--predictor", "stateless",
+                           "--emb_dim", "32", "--predictor_reset_prob", "1.0", "--number_of_epochs", "1",
+                           "--optimizer_step_limit", "2"], capture_output=True, text=True, timeout=600,
+                          env={**__import__("os").environ, "OMP_NUM_THREADS": "1"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "predictor_reset_prob: 1.0" in (out / "hyperparams.yaml").read_text()
+    assert (out / "wer_test.txt").is_file()
+
+
+@pytest.mark.parametrize("value", ["1.5", "-0.1"])
+def test_predictor_reset_prob_is_a_probability(tmp_path, value):
+    import subprocess
+    import sys
+
+    (tmp_path / "data").mkdir()
+    proc = subprocess.run([sys.executable, str(ROOT / "recipes" / "LibriSpeech" / "train.py"),
+                           str(ROOT / "tests" / "configs" / "tiny.yaml"), "--data_folder", str(tmp_path / "data"),
+                           "--output_folder", str(tmp_path / "run"), "--device", "cpu", "--predictor", "stateless",
+                           "--predictor_reset_prob", value], capture_output=True, text=True, timeout=120,
+                          env={**__import__("os").environ, "OMP_NUM_THREADS": "1"})
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1] == f"error: predictor_reset_prob: {float(value)}: a probability, from 0 (off) to 1"
+
+
 def test_recipe_options_sizes():
     from speechbrain_tinyconf.lobes.lowrank import svd_init_skipped
     from speechbrain_tinyconf.recipe.hparams import load_detached

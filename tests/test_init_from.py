@@ -56,6 +56,13 @@ def test_fresh_run_starts_from_the_source_weights_and_tokenizer(kind, trained_ru
     assert next((out / "tokenizer").glob("*.model")).read_bytes() == source_tokenizer.read_bytes()
     note = (out / "init_from.txt").read_text()
     assert str(source) in note and f"{len(expected)} tensors loaded" in note
+    # the normaliser goes on from the source's statistics (a fresh one shifted every feature the weights see)
+    source_norm = torch.load(choose_checkpoint(trained_run, "best").normalizer_path if kind == "run"
+                             else exported / "normalizer.ckpt", map_location="cpu")
+    norm = torch.load(checkpoints[0] / "normalizer.ckpt", map_location="cpu")
+    assert norm["count"] > source_norm["count"] > 0 and "input normaliser statistics from" in note
+    assert norm["glob_mean"].dtype == torch.float32
+    assert torch.allclose(norm["glob_mean"], source_norm["glob_mean"].float(), atol=0.5)
     assert (out / "wer_test.txt").is_file()  # evaluated like any run
     # the source run was only read
     assert not (trained_run / "init_from.txt").exists()

@@ -437,6 +437,11 @@ def test_kws_compare_table_from_runs_and_kws_eval_outputs(tmp_path):
     assert bench_module("kws_compare").main(["--model", "reset", str(run), str(test), str(neg), "--out", str(out)]) == 0
     rows = [line for line in (out / "kws_compare.md").read_text().splitlines() if line.startswith("| reset")]
     assert rows == ["| reset | 31.57 | 1 | 0.25 | 50.0 % (4/8) | 4.5 (9) | 75 % | 25 % |"]
+    boosted = _kws_report(tmp_path / "boosted", [0, 0], [0, 0], 30, 2.0)
+    report = json.loads((boosted / "kws_eval.json").read_text())
+    report["settings"]["boost"] = 2.0
+    (boosted / "kws_eval.json").write_text(json.dumps(report))  # false alarms at another boost: refused
+    assert bench_module("kws_compare").main(["--model", "a", str(run), str(test), str(boosted), "--out", str(out)]) == 1
     other = _kws_report(tmp_path / "other", [1], [1], 0, 0.1, keywords=("THREE",))
     assert bench_module("kws_compare").main(["--model", "a", str(run), str(test), str(neg),
                                              "--model", "b", str(run), str(other), str(neg), "--out", str(out)]) == 1

@@ -523,6 +523,31 @@ def test_a_non_finite_batch_makes_no_update_restores_the_normaliser_and_is_writt
     assert torch.isfinite(asr.fit_batch(batch(False))) and asr.nonfinite_count == 0
 
 
+def test_under_bf16_the_normaliser_keeps_its_statistics_in_fp32(tmp_path):
+    """Under bf16 autocast SpeechBrain's normaliser kept its running mean and std in bf16 (8-bit mantissa):
+    once the count is large, a batch's update is below bf16's resolution and is lost, so the statistics froze
+    at the first batches' values (found 2026-12-06 in every bf16 campaign checkpoint). The recipe normalises
+    outside autocast: the statistics are fp32 and a late batch still moves them."""
+    import torch
+
+    from nonfinite_batches import tiny_batch
+    from speechbrain_tinyconf.recipe.hparams import load_detached
+
+    train = _train_module()
+    hp = load_detached(TINY, {"wav_augment_prob": 0, "fea_augment_prob": 0, "output_folder": str(tmp_path)})
+    asr = train.TransducerASR(modules=hp["modules"], opt_class=hp["opt_class"], hparams=hp,
+                              run_opts={"device": "cpu", "precision": "bf16"}, checkpointer=None)
+    asr.init_optimizers()
+    torch.manual_seed(0)
+    asr.fit_batch(tiny_batch(False))
+    norm = asr.modules.normalize
+    assert norm.glob_mean.dtype == torch.float32 and norm.glob_std.dtype == torch.float32
+    norm.count = 10_000_000  # as after ~30 h of audio: each batch weighs ~1e-5
+    before = norm.glob_mean.clone()
+    asr.fit_batch(tiny_batch(False))
+    assert not torch.equal(norm.glob_mean, before)  # in bf16 the update rounds away
+
+
 @pytest.mark.parametrize("option", [(), ("--precision", "bf16")])
 def test_the_run_records_the_precision_it_trains_in(tmp_path, option):
     """``--precision`` is a SpeechBrain run option, not an hparam: the run's hyperparams.yaml said fp32 for a

@@ -27,7 +27,7 @@ import shlex
 import sys
 import time
 from pathlib import Path
-from typing import Callable, Dict, List
+from typing import Callable, Dict, List, Optional
 
 import speechbrain as sb
 import torch
@@ -68,7 +68,8 @@ class _NonFiniteLoss(Exception):
 class TransducerASR(sb.Brain):
     """Conformer-transducer with an auxiliary CTC head; everything else is SpeechBrain's."""
 
-    word_start = None  # (vocab,) bool of word-initial pieces, when predictor_reset_prob > 0 (main sets it)
+    word_start: Optional[torch.Tensor] = None  # (vocab,) bool of word-initial pieces (predictor_reset_prob > 0)
+    decode_this_valid = False  # whether the validation under way decodes dev (on_stage_start decides)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -90,7 +91,10 @@ class TransducerASR(sb.Brain):
         if stage == sb.Stage.TRAIN and hasattr(self.hparams, "fea_augment"):
             feats, _ = self.hparams.fea_augment(feats, wav_lens)
             tokens_bos = self.hparams.fea_augment.replicate_labels(tokens_bos)
-        feats = self.modules.normalize(feats, wav_lens, epoch=self.hparams.epoch_counter.current)
+        # Outside autocast: under bf16 the running statistics were kept in bf16, whose 8-bit mantissa drops
+        # a batch's update once the count is large, so they froze at the first batches' values.
+        with torch.autocast(torch.device(self.device).type, enabled=False):
+            feats = self.modules.normalize(feats.float(), wav_lens, epoch=self.hparams.epoch_counter.current)
 
         chunking = self.hparams.dynchunktrain_config_sampler(stage) if self.hparams.streaming else None
         src = self.modules.CNN(feats)  # (batch, frames/4, n_mels/4, channels)
@@ -115,7 +119,7 @@ class TransducerASR(sb.Brain):
             outputs["p_ctc"] = self.hparams.log_softmax(self.modules.proj_ctc(enc).float())  # fp32 under bf16
         if stage == sb.Stage.TEST:
             outputs["hyps"] = self.hparams.Testsearcher(enc)[0]
-        elif stage == sb.Stage.VALID and self._decode_valid():
+        elif stage == sb.Stage.VALID and self.decode_this_valid:
             outputs["hyps"] = self.hparams.Greedysearcher(enc)[0]
         return outputs
 
@@ -251,6 +255,8 @@ class TransducerASR(sb.Brain):
         if stage == sb.Stage.TRAIN and self.train_batch_sampler is not None and self.train_sampler is None \
                 and epoch is not None:
             self.train_batch_sampler.set_epoch(epoch)
+        if stage == sb.Stage.VALID:  # decided once: a budget running out mid-validation must not split it
+            self.decode_this_valid = self._decode_valid()
         if stage != sb.Stage.TRAIN:
             self.wer_metric = self.hparams.error_rate_computer()
             self.cer_metric = self.hparams.cer_computer()
@@ -314,8 +320,11 @@ def main(argv: List[str], prepare: Callable[[Dict, List[str]], None] = prepare_l
     if hparams.get("select_checkpoints_by", "loss") not in CHECKPOINT_METRICS:
         fail(f"select_checkpoints_by: {hparams['select_checkpoints_by']!r}: "
              f"expected one of {', '.join(CHECKPOINT_METRICS)}")
-    if hparams.get("predictor_reset_prob", 0) > 0 and hparams.get("predictor") != "stateless":
-        fail(f"predictor_reset_prob: {hparams['predictor_reset_prob']}: needs predictor: stateless "
+    reset = hparams.get("predictor_reset_prob", 0)
+    if not 0 <= reset <= 1:
+        fail(f"predictor_reset_prob: {reset}: a probability, from 0 (off) to 1")
+    if reset > 0 and hparams.get("predictor") != "stateless":
+        fail(f"predictor_reset_prob: {reset}: needs predictor: stateless "
              f"(a {hparams.get('predictor')!r} predictor keeps the context a blank input would reset)")
     asked = run_opts["precision"] if "precision" in run_opts.overridden_args else hparams.get("precision", "fp32")
     precision = cpu_precision(asked, run_opts["device"] or hparams.get("device") or "cpu")
@@ -361,7 +370,7 @@ def main(argv: List[str], prepare: Callable[[Dict, List[str]], None] = prepare_l
     )
     asr.tokenizer = tokenizer
     if hparams.get("predictor_reset_prob", 0) > 0:
-        asr.word_start = word_start_table(tokenizer)
+        asr.word_start = word_start_table(tokenizer).to(asr.device)
     train_opts, valid_opts = dict(hparams["train_dataloader_opts"]), dict(hparams["valid_dataloader_opts"])
     if "train" in samplers:
         train_opts = {"batch_sampler": samplers["train"], "num_workers": hparams["num_workers"]}

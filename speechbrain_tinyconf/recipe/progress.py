@@ -28,10 +28,11 @@ campaign run went on after two evaluations without improvement, 2026-12-06).
 
 from __future__ import annotations
 
-from typing import Optional
+from pathlib import Path
+from typing import Optional, Union
 
 import yaml
-from speechbrain.utils.checkpoints import mark_as_loader, mark_as_saver, register_checkpoint_hooks
+from speechbrain.utils.checkpoints import mark_as_loader, mark_as_saver, mark_as_transfer, register_checkpoint_hooks
 from speechbrain.utils.epoch_loop import EpochCounter, EpochCounterWithStopper
 
 
@@ -60,6 +61,9 @@ class AudioSeen:
             self.seconds = float(handle.read())
 
 
+PathLike = Union[str, Path]
+
+
 @register_checkpoint_hooks
 class EarlyStopper(EpochCounterWithStopper):
     """SpeechBrain's ``EpochCounterWithStopper`` whose checkpoints keep its best score and epoch.
@@ -83,11 +87,12 @@ class EarlyStopper(EpochCounterWithStopper):
     """
 
     @mark_as_saver
-    def _save(self, path) -> None:
+    def _save(self, path: PathLike) -> None:
         super()._save(path)
 
+    @mark_as_transfer
     @mark_as_loader
-    def _recover(self, path, end_of_epoch: bool = True, device=None) -> None:
+    def _recover(self, path: PathLike, end_of_epoch: bool = True, device=None) -> None:
         with open(path, encoding="utf-8") as handle:
             saved = yaml.safe_load(handle)
         if isinstance(saved, int):  # saved by EpochCounter's hook (SpeechBrain 1.1.2, before the fix)

@@ -228,6 +228,7 @@ class InitSource:
     state_dict: Dict[str, torch.Tensor]
     tokenizer: Path  # the sentencepiece model file
     description: str
+    normalizer: Optional[Path] = None  # the input normaliser's statistics the weights were trained with
 
 
 def init_source(path: PathLike) -> InitSource:
@@ -239,7 +240,9 @@ def init_source(path: PathLike) -> InitSource:
     path = Path(path)
     if (path / EXPORT_MARKER).is_file():
         state, tokenizer = trained_weights(path)  # a ValueError naming the missing, broken or mismatched file
-        return InitSource(path, state, tokenizer, f"exported model {path}")
+        normalizer = path / "normalizer.ckpt"
+        return InitSource(path, state, tokenizer, f"exported model {path}",
+                          normalizer if normalizer.is_file() else None)
     if is_run_folder(path):
         tokenizers = sorted((path / "tokenizer").glob("*.model"))
         if not tokenizers:
@@ -247,7 +250,8 @@ def init_source(path: PathLike) -> InitSource:
         choice = choose_checkpoint(path, "best")
         best = choice.sources[0]
         return InitSource(path, choice.state_dict, tokenizers[0],
-                          f"run {path}, {Path(best.path).name} (valid loss {best.meta['loss']:.4g})")
+                          f"run {path}, {Path(best.path).name} (valid loss {best.meta['loss']:.4g})",
+                          choice.normalizer_path)
     if not path.exists():
         raise FileNotFoundError(f"{path} not found")
     raise ValueError(f"{path} is neither an exported model folder ({EXPORT_MARKER}) nor a run folder "
