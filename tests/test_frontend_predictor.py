@@ -117,7 +117,7 @@ def test_predictor_reset_prob_is_a_probability(tmp_path, value):
     proc = subprocess.run([sys.executable, str(ROOT / "recipes" / "LibriSpeech" / "train.py"),
                            str(ROOT / "tests" / "configs" / "tiny.yaml"), "--data_folder", str(tmp_path / "data"),
                            "--output_folder", str(tmp_path / "run"), "--device", "cpu", "--predictor", "stateless",
-                           "--predictor_reset_prob", value], capture_output=True, text=True, timeout=120,
+                           "--emb_dim", "32", "--predictor_reset_prob", value], capture_output=True, text=True, timeout=120,
                           env={**__import__("os").environ, "OMP_NUM_THREADS": "1"})
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines()[-1] == f"error: predictor_reset_prob: {float(value)}: a probability, from 0 (off) to 1"

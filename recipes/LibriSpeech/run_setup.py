@@ -129,7 +129,7 @@ def start_from(source: InitSource, hparams: Dict) -> None:
     """A fresh run takes ``source``'s matching weights, its tokenizer (copied to where
     ``train_tokenizer`` finds it, so it is not retrained) and its input normaliser's statistics, which
     go on updating with this run's data (the weights were trained on features normalised with them:
-    a fresh normaliser shifted every feature and cost each warm restart about 2 points of dev WER).
+    a fresh normaliser shifts every feature, 0.3 points of dev WER after one epoch, measured 2026-12-06).
     The source is read, never made a checkpoint of this run. A run that already has checkpoints
     resumes from them instead."""
     out = Path(hparams["output_folder"])
