@@ -358,6 +358,7 @@ def test_failing_training_step_names_its_utterances():
     """Item 7: a batch the model cannot take (16 samples: too short for the front-end's padding) fails with
     its utterance ids in the message."""
     import torch
+    from speechbrain.dataio.batch import PaddedBatch
 
     from speechbrain_tinyconf.recipe.hparams import load_detached
 
