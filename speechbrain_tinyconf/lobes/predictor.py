@@ -12,9 +12,10 @@ which is exactly this network; but SpeechBrain 1.1's batched greedy search then 
 previous tokens, which those searchers do not pass.
 
 :func:`reset_word_starts` (recipe option ``predictor_reset_prob``) trains the stateless predictor for
-sherpa-onnx's keyword spotter. That decoder restarts the predictor from blank at every keyword start
-(``transducer-keyword-decoder.cc``: "forget the decoder history"), while training only ever shows blank
-before an utterance's first word. So a keyword that never begins a training sentence (MORNING, WHITE in
+sherpa-onnx's keyword spotter. That decoder puts a hypothesis back to blank whenever a token leaves the
+keyword graph and after each detection (``transducer-keyword-decoder.cc``: "forget the decoder history"),
+so a keyword's first piece is always predicted after blank, while training only ever shows blank before
+an utterance's first word. So a keyword that never begins a training sentence (MORNING, WHITE in
 the demo grammar) is given almost no probability there: measured on the demo model, the whole-word
 piece ``▁MORNING`` at its emission frame has p = 0.75 after the previous word and 0.010 after blank.
 
@@ -24,6 +25,8 @@ Authors
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import torch
 from speechbrain.decoders.transducer import TransducerBeamSearcher
@@ -72,7 +75,7 @@ class StatelessPredictor(torch.nn.Module):
         return torch.relu(emb)
 
 
-def word_start_table(tokenizer) -> torch.Tensor:
+def word_start_table(tokenizer: Any) -> torch.Tensor:
     """``(vocab,)`` bool: which sentencepiece ids begin a word (their piece starts with ``▁``).
 
     Example
