@@ -9,6 +9,9 @@
 #
 #   bash recipes/SpeechOcean762/ship_candidate.sh results/campaign/finetune_2026-12-05 --streaming True
 #   MODEL=pretrained/other EXAMPLE_UTT=001200015 POCKETSPHINX=results/pocketsphinx bash recipes/SpeechOcean762/ship_candidate.sh RUN
+#   EVALUATE=0 WEIGHTS=int4 bash recipes/SpeechOcean762/ship_candidate.sh RUN   # the run's evaluation is done
+# WEIGHTS: how model.ckpt stores them, int4 (default: 2.8 MiB for the 5M model, small enough for git;
+# its WER cost is measured by bench/weight_storage.py) or fp32.
 # Options after RUN are the run's own recipe options (e.g. --streaming True): the evaluation relaunch
 # rewrites the run's hyperparams.yaml, from which the report reads them.
 set -euo pipefail
@@ -20,6 +23,8 @@ MODEL=${MODEL:-pretrained/tinyconf-so762-5M}
 EXAMPLE_UTT=${EXAMPLE_UTT:-001200015}  # the first utterance of the first adult test speaker
 EARLIER=${EARLIER:-docs/real_speech/real_speech.json}
 POCKETSPHINX=${POCKETSPHINX:-}  # an output folder of bench/pocketsphinx_reference.py: its row, per group
+WEIGHTS=${WEIGHTS:-int4}
+EVALUATE=${EVALUATE:-1}
 HERE=recipes/SpeechOcean762
 SHERPA=results/sherpa_onnx/$(basename "$MODEL")
 if [ ! -f "$RUN/train_log.txt" ]; then echo "error: $RUN: no train_log.txt (not a run folder)" >&2; exit 2; fi
@@ -27,19 +32,20 @@ epochs=$(grep -o "^epoch: [0-9]*" "$RUN/train_log.txt" | tail -1 | cut -d' ' -f2
 example=$(awk -v u="$EXAMPLE_UTT" '$1 == u {print $2}' "$DATA/test/wav.scp")
 if [ -z "$example" ]; then echo "error: EXAMPLE_UTT=$EXAMPLE_UTT is not in $DATA/test/wav.scp" >&2; exit 2; fi
 # 1. evaluation (the run's model settings; nothing is trained at its last epoch)
-python "$HERE/train.py" hparams/shared_lowrank_5M.yaml --defaults "$HERE/campaign/model.yaml" \
+[ "$EVALUATE" = 0 ] || python "$HERE/train.py" hparams/shared_lowrank_5M.yaml --defaults "$HERE/campaign/model.yaml" \
     --defaults "$HERE/campaign/finetune.yaml" --data_folder "$DATA" --output_folder "$RUN" --device cpu \
     --number_of_epochs "$epochs" --number_of_ctc_epochs "$epochs" "$@" 2>&1 | tail -n 3
 # 2. export and sherpa-onnx WER
-python -m speechbrain_tinyconf.pretrained.export "$RUN" "$MODEL" --overwrite --example "$DATA/$example"
+python -m speechbrain_tinyconf.pretrained.export "$RUN" "$MODEL" --overwrite --example "$DATA/$example" --weights "$WEIGHTS"
 python bench/sherpa_onnx_wer.py "$MODEL" "$DATA" --split test --precisions fp32,int8 --out "$SHERPA"
 python bench/sherpa_onnx_wer.py "$MODEL" "$DATA" --split test --precisions "" --streaming-chunk-frames 8 \
     --out "$SHERPA-streaming"
 # 3. report (chained) and model card section
-cp "$EARLIER" "$RUN/earlier_report.json"  # the report below overwrites $EARLIER
+[ "$EARLIER" -ef "$RUN/earlier_report.json" ] || cp "$EARLIER" "$RUN/earlier_report.json"  # the report overwrites $EARLIER
 python bench/real_speech_report.py "$RUN" --earlier "$RUN/earlier_report.json" --corpus "$DATA" \
     --sherpa "$SHERPA" --sherpa "$SHERPA-streaming" ${POCKETSPHINX:+--pocketsphinx "$POCKETSPHINX"} --progress --card "$RUN/card.md" --example-utt "$EXAMPLE_UTT" \
     --out docs/real_speech
 # 4. the export with its card
-python -m speechbrain_tinyconf.pretrained.export "$RUN" "$MODEL" --overwrite --example "$DATA/$example" --notes "$RUN/card.md"
+python -m speechbrain_tinyconf.pretrained.export "$RUN" "$MODEL" --overwrite --example "$DATA/$example" --notes "$RUN/card.md" \
+    --weights "$WEIGHTS"
 echo "refreshed $MODEL from $RUN: see docs/real_speech/real_speech.md and $MODEL/README.md"

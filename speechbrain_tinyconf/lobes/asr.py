@@ -13,7 +13,7 @@ Authors
 from __future__ import annotations
 
 import inspect
-from typing import Any, Mapping, Optional, Union
+from typing import Any, Dict, Mapping, Optional, Union
 
 from speechbrain.lobes.models.transformer.TransformerASR import TransformerASR
 
@@ -74,8 +74,27 @@ class SharedTransformerASR(TransformerASR):
             depth=depth,
             elastic_depth=elastic_depth,
         )
+        if hp["num_decoder_layers"] == 0 and hasattr(self, "positional_encoding_decoder"):
+            # SpeechBrain builds a sinusoid table for a decoder even when there is none: 2.56 MB of
+            # a 5M model's memory and checkpoint (max_length 2500 x d_model 256), never read by a
+            # transducer. Checkpoints written with it still load (the hook drops it).
+            del self.positional_encoding_decoder
+            self.register_load_state_dict_pre_hook(_drop_decoder_table)
 
     @property
     def plan(self) -> SharingPlan:
         """The encoder's sharing plan."""
         return self.encoder.plan
+
+
+DECODER_TABLE = "positional_encoding_decoder.pe"
+
+
+def without_decoder_table(state: Mapping[str, Any]) -> Dict[str, Any]:
+    """A checkpoint's state dict without the decoder table that older checkpoints hold (what the model keeps)."""
+    return {k: v for k, v in state.items() if not k.endswith("." + DECODER_TABLE) and k != DECODER_TABLE}
+
+
+def _drop_decoder_table(module, state_dict, prefix, *args: Any) -> None:
+    """Load hook: older checkpoints hold the unused decoder sinusoid table; it is computed, not trained."""
+    state_dict.pop(prefix + DECODER_TABLE, None)

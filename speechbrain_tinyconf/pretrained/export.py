@@ -1,6 +1,7 @@
 """Package a recipe run as a self-contained pretrained model folder.
 
     tinyconf-export RUN_DIR MODEL_DIR [--ckpt average|best] [--num-avg N] [--overwrite] [--example AUDIO] [--notes MD]
+                    [--weights fp32|int4]
 
 (or ``python -m speechbrain_tinyconf.pretrained.export``). ``RUN_DIR`` is a recipe output folder
 (``hyperparams.yaml`` written by ``recipes/LibriSpeech/train.py``, ``save/CKPT+*``,
@@ -11,7 +12,9 @@
   plus what ``EncoderDecoderASR`` and ``StreamingASR`` need. No tag of the run's YAML is
   copied or run; its definitions must be the recipe's;
 * ``model.ckpt`` (the recipe's ``model`` ModuleList, shared tensors stored
-  once), ``normalizer.ckpt``, ``tokenizer.ckpt`` (sentencepiece model);
+  once; in fp32, or in 4-bit groups with ``--weights int4``:
+  :mod:`speechbrain_tinyconf.pretrained.weight_storage`), ``normalizer.ckpt``, ``tokenizer.ckpt``
+  (sentencepiece model);
 * ``README.md`` -- a Hugging Face model card generated from the run's files
   (:mod:`speechbrain_tinyconf.pretrained.model_card`);
 * ``tinyconf-export.json`` -- the marker of an exported folder, with the size and sha256 of
@@ -50,6 +53,7 @@ from .model_folder import (
     MODEL_FILES, contents_from_run, instantiate, output_error_line, staged_folder, write_marker, write_model_files,
 )
 from .model_folder import check_output_folder as _check_output_folder
+from .weight_storage import STORAGES
 # Names that lived here before model_folder.py took the folder over: folders exported then name
 # speechbrain_tinyconf.export.load_model_strict in their hyperparams.yaml, and code may import the others.
 from .model_folder import (  # noqa: F401
@@ -66,15 +70,19 @@ def model_size(hparams: Dict[str, Any]) -> SizeReport:
 
 
 def export(run_dir: PathLike, model_dir: PathLike, ckpt: str = "average", num_avg: Optional[int] = None,
-           overwrite: bool = False, example: Optional[PathLike] = None, notes: Optional[PathLike] = None) -> Path:
+           overwrite: bool = False, example: Optional[PathLike] = None, notes: Optional[PathLike] = None,
+           weights: str = "fp32") -> Path:
     """Builds ``model_dir`` from a recipe run (see the module docstring); returns it.
 
     Everything is checked before anything is written, and the folder is written next to
     ``model_dir`` and swapped in when complete: a failure leaves an earlier export as it was.
     ``example``: an audio file copied into the folder and transcribed in the model card.
     ``notes``: a Markdown file added to the card after its results (e.g. the real-speech section of
-    ``bench/real_speech_report.py --card``).
+    ``bench/real_speech_report.py --card``). ``weights``: ``fp32`` or ``int4``, how ``model.ckpt`` stores
+    them (:mod:`~speechbrain_tinyconf.pretrained.weight_storage`).
     """
+    if weights not in STORAGES:
+        raise ValueError(f"--weights {weights}: expected one of {', '.join(STORAGES)}")
     run = read_run(run_dir)
     model_dir = Path(model_dir)
     check_output_folder(model_dir, overwrite, [run.run_dir])
@@ -87,16 +95,16 @@ def export(run_dir: PathLike, model_dir: PathLike, ckpt: str = "average", num_av
         notes_text = Path(notes).read_text(encoding="utf-8")
     contents = contents_from_run(run, ckpt, num_avg)
     with staged_folder(model_dir, "model", overwrite, [run.run_dir]) as stage:
-        write_model_files(stage, contents)
+        write_model_files(stage, contents, weights)
         # Load it back as a user would (strict): checks the folder and gives the sizes of the real model.
         report = model_size(instantiate(stage))
         files = {name: (stage / name).stat().st_size for name in MODEL_FILES}
         name = f"speechbrain-tinyconf-{run.recipe.get('variant', 'model')}"
-        card = model_card(run, contents.choice, report, files, name, notes_text) + training_data_section(run)
+        card = model_card(run, contents.choice, report, files, name, notes_text, weights) + training_data_section(run)
         if example is not None:
             card += example_section(stage, Path(example))
         (stage / "README.md").write_text(card, encoding="utf-8")
-        write_marker(stage, contents)
+        write_marker(stage, contents, weights=weights)
     return model_dir
 
 
@@ -132,9 +140,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         help="replace an earlier export in MODEL_DIR (the whole folder, atomically)")
     parser.add_argument("--example", default=None, help="audio file to ship in the folder, transcribed in the model card")
     parser.add_argument("--notes", default=None, help="Markdown file added to the model card after its results")
+    parser.add_argument("--weights", choices=STORAGES, default="fp32",
+                        help="how model.ckpt stores the weights: fp32 (default) or int4 (4-bit groups, ~1/6 of the "
+                             "size; loaded back as fp32; measure its WER cost with bench/weight_storage.py)")
     args = parser.parse_args(argv)
     try:
-        out = export(args.run_dir, args.model_dir, args.ckpt, args.num_avg, args.overwrite, args.example, args.notes)
+        out = export(args.run_dir, args.model_dir, args.ckpt, args.num_avg, args.overwrite, args.example, args.notes,
+                     args.weights)
     except (FileNotFoundError, FileExistsError, ValueError, RuntimeError) as err:  # incl. OutputFolderError
         print(f"error: {err}", file=sys.stderr)
         return 2

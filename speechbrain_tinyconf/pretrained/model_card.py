@@ -74,10 +74,10 @@ def _fmt_bytes(n: int) -> str:
 
 
 def model_card(run: RunInfo, choice: CheckpointChoice, report: SizeReport, files: Dict[str, int], name: str,
-               notes: str = "") -> str:
+               notes: str = "", weights: str = "fp32") -> str:
     """Hugging Face model card (YAML front matter + Markdown); every number comes from the arguments.
     ``notes`` (Markdown, e.g. the real-speech section ``bench/real_speech_report.py --card`` writes) follows
-    the results."""
+    the results; ``weights``: how ``model.ckpt`` stores them (``export --weights``)."""
     recipe = run.recipe
     datasets = _dataset_ids(recipe)
     results = [
@@ -138,7 +138,7 @@ def model_card(run: RunInfo, choice: CheckpointChoice, report: SizeReport, files
         "fp32_size": _fmt_bytes(report.fp32_bytes), "int8_size": _fmt_bytes(report.int8_bytes),
         "size_table": report.table(), "total_size": _fmt_bytes(total), "file_rows": file_rows,
         "command": command[0], "command_source": command[1], "how": how, "ckpt_rows": ckpt_rows,
-        "decoding": decoding, "results_md": results_md,
+        "decoding": decoding, "results_md": results_md, "weights_md": weights_paragraph(weights),
         "predictor": "a stateless prediction network (ReLU of the last token's embedding)"
         if recipe.get("predictor") == "stateless" else "a GRU prediction network",
         "frontend": "the Kaldi fbank sherpa-onnx computes" if recipe.get("frontend") == "kaldi"
@@ -149,6 +149,22 @@ def model_card(run: RunInfo, choice: CheckpointChoice, report: SizeReport, files
     }
     body = "\n" + (resources.files(__package__) / "templates" / "model_card.md").read_text(encoding="utf-8")
     return "---\n" + yaml.safe_dump(front, sort_keys=False, allow_unicode=True) + "---\n" + body.format(**fields)
+
+
+def weights_paragraph(weights: str) -> str:
+    """The card's sentence on how ``model.ckpt`` stores the weights (``export --weights``)."""
+    if weights == "fp32":
+        return "`model.ckpt` holds the fp32 weights of the checkpoint(s) below."
+    from .weight_storage import GROUP_SIZES
+
+    groups = ", ".join(f"{size} values for {f'`{pattern}` weights' if pattern else 'the others'}"
+                       for pattern, size in GROUP_SIZES)
+    return (f"`model.ckpt` holds the weights in {weights} (`tinyconf-export --weights {weights}`, "
+            "`speechbrain_tinyconf.pretrained.weight_storage`): matrices and kernels in 4-bit groups "
+            f"({groups}), each group with an 8-bit scale and zero point; biases and norms in fp16. Loading "
+            "gives fp32 weights. The PyTorch rows of the results are those of the fp32 checkpoint(s) below; "
+            "what the int4 storage costs is measured by the project's `bench/weight_storage.py`. The "
+            "sherpa-onnx rows are measured on the weights this folder holds.")
 
 
 def depth_section(recipe: Dict[str, Any]) -> str:

@@ -5,7 +5,9 @@ Two kinds of folder come out of this package, and each is written whole or not a
 * a **model folder** (``tinyconf-export``, :mod:`speechbrain_tinyconf.pretrained.export`): :data:`MODEL_FILES`
   (``hyperparams.yaml``, ``model.ckpt``, ``normalizer.ckpt``, ``tokenizer.ckpt``; :data:`FILES` names
   them by role), the model card ``README.md`` and the marker :data:`EXPORT_MARKER`, which records
-  the size and sha256 of the three binary files. ``hyperparams.yaml`` is the inference YAML
+  the size and sha256 of the three binary files and how ``model.ckpt`` stores the weights (fp32, or
+  int4: :mod:`~speechbrain_tinyconf.pretrained.weight_storage`, read back as fp32 by
+  :func:`read_checkpoint`, so every reader gets the same weights). ``hyperparams.yaml`` is the inference YAML
   (:func:`inference_hparams_text`: the run's plain values, then ``templates/inference.yaml``); it also
   records the tokenizer's sha256 and its vocabulary size, for :func:`load_tokenizer`, so that plain
   ``EncoderDecoderASR.from_hparams`` checks them too;
@@ -265,24 +267,30 @@ def contents_from_run(run: Any, ckpt: str = "average", num_avg: Optional[int] = 
     return FolderContents(run, choice, text)
 
 
-def write_model_files(folder: PathLike, contents: FolderContents) -> None:
-    """Writes :data:`MODEL_FILES` of ``contents`` into ``folder`` (the one :func:`staged_folder` gives)."""
+def write_model_files(folder: PathLike, contents: FolderContents, weights: str = "fp32") -> None:
+    """Writes :data:`MODEL_FILES` of ``contents`` into ``folder`` (the one :func:`staged_folder` gives);
+    ``weights``: how ``model.ckpt`` stores them (:mod:`~speechbrain_tinyconf.pretrained.weight_storage`)."""
     import torch
+
+    from ..lobes.asr import without_decoder_table
+    from .weight_storage import pack_state_dict
 
     folder = Path(folder)
     (folder / FILES["hparams"]).write_text(contents.hparams_text, encoding="utf-8")
-    torch.save(contents.choice.state_dict, folder / FILES["model"])
+    state = without_decoder_table(contents.choice.state_dict)  # older runs' checkpoints hold it
+    torch.save(pack_state_dict(state, weights), folder / FILES["model"])
     shutil.copyfile(contents.choice.normalizer_path, folder / FILES["normalizer"])
     shutil.copyfile(contents.tokenizer, folder / FILES["tokenizer"])
 
 
 def write_marker(folder: PathLike, contents: FolderContents,
-                 exported_by: str = "speechbrain_tinyconf.pretrained.export") -> Dict[str, Any]:
-    """Writes :data:`EXPORT_MARKER` last (what was exported, from where, and the fingerprint of each
-    binary file); returns it."""
+                 exported_by: str = "speechbrain_tinyconf.pretrained.export", weights: str = "fp32") -> Dict[str, Any]:
+    """Writes :data:`EXPORT_MARKER` last (what was exported, from where, how the weights are stored, and
+    the fingerprint of each binary file); returns it."""
     folder = Path(folder)
     marker = {"exported_by": exported_by, "run_dir": str(Path(contents.run.run_dir).resolve()),
               "checkpoints": [Path(c.path).name for c in contents.choice.sources], "mode": contents.choice.mode,
+              "weights": weights,
               "files": {name: file_record(folder / name) for name in FINGERPRINTED}}
     (folder / EXPORT_MARKER).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
     return marker
@@ -367,9 +375,15 @@ def read_checkpoint(path: PathLike) -> Any:
     if not path.is_file():
         raise ModelFolderError(f"{path}: not a file")
     try:
-        return torch.load(path, map_location="cpu")
+        obj = torch.load(path, map_location="cpu")
     except Exception as err:
         raise ModelFolderError(f"{path}: corrupt or not a PyTorch checkpoint ({_first_line(err)})") from err
+    from .weight_storage import unpack_state_dict
+
+    try:  # int4 weights (export --weights int4) are read back as an fp32 state dict
+        return unpack_state_dict(obj)
+    except (ValueError, KeyError, TypeError, RuntimeError) as err:
+        raise ModelFolderError(f"{path}: unreadable int4 weights ({_first_line(err)})") from err
 
 
 def model_folder_problem(model_dir: PathLike) -> Optional[str]:

@@ -1,0 +1,43 @@
+"""bench/weight_storage.py: fp32 against int4 weights, decoded by the same greedy search in one run."""
+
+import importlib.util
+import json
+import sys
+
+import pytest
+
+from conftest import ROOT
+
+
+def bench():
+    if "weight_storage_bench" not in sys.modules:
+        spec = importlib.util.spec_from_file_location("weight_storage_bench", ROOT / "bench" / "weight_storage.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["weight_storage_bench"] = module
+        spec.loader.exec_module(module)
+    return sys.modules["weight_storage_bench"]
+
+
+@pytest.mark.slow
+def test_rows_for_fp32_the_exported_int4_and_each_group_size(trained_sherpa_run, learnable_corpus, tmp_path):
+    out = tmp_path / "storage"
+    assert bench().main([str(trained_sherpa_run), str(learnable_corpus), "--split", "test", "--groups", "64",
+                         "--out", str(out)]) == 0
+    rows = json.loads((out / "weight_storage.json").read_text())["rows"]
+    assert [r["group_size"] for r in rows] == [None, 0, 64]
+    fp32, int4, coarse = rows
+    assert fp32["words"] == int4["words"] > 0
+    assert int4["model_ckpt_bytes"] < 0.4 * fp32["model_ckpt_bytes"]  # tiny model: many fp16 tensors
+    assert coarse["model_ckpt_bytes"] < int4["model_ckpt_bytes"]  # coarser groups, fewer scales
+    assert "| fp32 |" in (out / "weight_storage.md").read_text()
+
+
+def test_an_int4_folder_is_refused_as_the_reference(tmp_path, capsys):
+    (tmp_path / "tinyconf-export.json").write_text(json.dumps({"weights": "int4"}))
+    assert bench().main([str(tmp_path), "corpus", "--out", str(tmp_path / "out")]) == 1
+    assert "its weights are stored in int4; the reference must be fp32" in capsys.readouterr().err
+
+
+def test_a_bad_group_size_is_one_line(tmp_path, capsys):
+    assert bench().main([str(tmp_path), "corpus", "--groups", "33", "--out", str(tmp_path / "out")]) == 1
+    assert capsys.readouterr().err.strip() == "error: int4 group size 33: expected an even number of at least 2"
