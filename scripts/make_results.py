@@ -10,6 +10,8 @@ and the commit (the ones the table states, else those of the commit that last wr
   (``train_log.txt``, ``wer_test.txt``, ``command.txt``, ``log.txt``);
 * real speech: ``docs/real_speech/real_speech.md`` (``bench/real_speech_report.py``) and the earlier
   runs' ``docs/real_speech/before_campaign.md``;
+* int4 weight storage of the shipped model: ``bench/results/weight_storage_so762_{dev,test}/weight_storage.md``
+  (``bench/weight_storage.py``);
 * training throughput: ``bench/results/train_throughput/throughput.md`` (``bench/train_throughput.py``);
 * ablation: ``docs/ablation/ablation.md`` (``bench/ablation.py``);
 * benchmark: ``bench/results/benchmark.md`` and, with the demo's trained model,
@@ -45,6 +47,9 @@ SOURCES: List[Tuple[str, str]] = [
     ("CPU demo (synthetic speech, `run_demo.sh`)", "docs/demo/demo.md"),
     ("Real speech (speechocean762): the campaign and the shipped model", "docs/real_speech/real_speech.md"),
     ("Real speech: runs before the campaign (from scratch, 2026-12-01)", "docs/real_speech/before_campaign.md"),
+    ("Real speech: the shipped model's int4 weight storage, dev", "bench/results/weight_storage_so762_dev/weight_storage.md"),
+    ("Real speech: the shipped model's int4 weight storage, test",
+     "bench/results/weight_storage_so762_test/weight_storage.md"),
     ("CPU training throughput", "bench/results/train_throughput/throughput.md"),
     ("Ablation at CPU scale (synthetic speech)", "docs/ablation/ablation.md"),
     ("CPU benchmark", "bench/results/benchmark.md"),
