@@ -46,8 +46,9 @@ def parse_configs(texts: Sequence[str]) -> List[Optional[Tuple[int, int]]]:
     return out
 
 
-def decode(mods, sp, wav, config) -> str:
-    """Greedy transcript of one waveform, full context (None) or chunked attention ``(chunk, left chunks)``."""
+def encode(mods, wav, config):
+    """Joint-space encoder output ``(1, frames, dim)`` of one waveform, full context (None) or chunked
+    attention ``(chunk, left chunks)`` over the whole utterance at once."""
     import torch
     from speechbrain.utils.dynamic_chunk_training import DynChunkTrainConfig
 
@@ -55,8 +56,15 @@ def decode(mods, sp, wav, config) -> str:
     with torch.no_grad():
         lens = torch.ones(1)
         x = mods.CNN(mods.normalize(mods.compute_features(torch.as_tensor(wav)[None]), lens))
-        enc = mods.proj_enc(mods.enc(x, lens, pad_idx=0, dynchunktrain_config=chunking))
-        return sp.decode(mods.greedy_searcher()(enc)[0][0])
+        return mods.proj_enc(mods.enc(x, lens, pad_idx=0, dynchunktrain_config=chunking))
+
+
+def decode(mods, sp, wav, config) -> str:
+    """Greedy transcript of one waveform, full context (None) or chunked attention ``(chunk, left chunks)``."""
+    import torch
+
+    with torch.no_grad():
+        return sp.decode(mods.greedy_searcher()(encode(mods, wav, config))[0][0])
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -43,11 +43,20 @@ def checkpoint_bytes(obj) -> int:
 
 
 def source_storage(source: Path) -> str:
-    """``fp32`` or ``int4``: how a model folder stores its weights (a run folder's are fp32)."""
-    from speechbrain_tinyconf.pretrained.model_folder import EXPORT_MARKER
+    """``fp32`` or ``int4``: how a model folder's ``model.ckpt`` stores its weights, read from the file itself
+    (a run folder's checkpoints are fp32)."""
+    import torch
 
-    marker = source / EXPORT_MARKER
-    return json.loads(marker.read_text(encoding="utf-8")).get("weights", "fp32") if marker.is_file() else "fp32"
+    from speechbrain_tinyconf.pretrained.model_folder import EXPORT_MARKER, FILES
+    from speechbrain_tinyconf.pretrained.weight_storage import storage_of
+
+    model = source / FILES["model"]
+    if not ((source / EXPORT_MARKER).is_file() and model.is_file()):
+        return "fp32"
+    try:
+        return storage_of(torch.load(model, map_location="cpu"))
+    except Exception:  # unreadable: load_transducer names the file and why
+        return "fp32"
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

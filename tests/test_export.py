@@ -504,8 +504,9 @@ def test_int4_weights_are_small_and_every_reader_gets_the_same_fp32_weights(run_
     weights = unpack_state_dict(stored)
     loaded = load_model(out).hparams.model.state_dict()  # EncoderDecoderASR, through the folder's pretrainer
     assert loaded.keys() == weights.keys() and all(torch.equal(loaded[k], weights[k]) for k in weights)
-    started = init_source(out).state_dict  # train.py --init_from
-    assert all(torch.equal(started[k], weights[k]) for k in weights)
+    source = init_source(out)  # train.py --init_from
+    assert all(torch.equal(source.state_dict[k], weights[k]) for k in weights)
+    assert source.description == f"exported model {out} (int4 weights)"  # in the new run's init_from.txt
     fp32 = recipe["model"].state_dict()
     assert any(not torch.equal(weights[k], fp32[k]) for k in fp32)  # quantised, not copied
     # Close to the fp32 model: the encoder output of the test recording moves by a few % of its norm.

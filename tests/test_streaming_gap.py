@@ -34,3 +34,30 @@ def test_a_bad_config_is_one_line(capsys):
     assert streaming_gap().main(["model", "corpus", "--configs", "full", "8by4", "--out", "x"]) == 1
     assert capsys.readouterr().err.strip() == ("error: --configs '8by4': expected 'full' or CxL with positive "
                                                "integers (e.g. 8x4)")
+
+
+@pytest.mark.slow
+def test_the_chunked_forward_is_what_the_streaming_encoder_computes(trained_sherpa_run):
+    """The bench's whole-utterance chunked forward equals SpeechBrain's encode_streaming fed chunk by chunk
+    (with its caches), and differs from full context: the chunk configuration is what is decoded."""
+    import torch
+    from speechbrain.utils.dynamic_chunk_training import DynChunkTrainConfig
+
+    from speechbrain_tinyconf.deploy.load import load_transducer
+
+    mods = load_transducer(trained_sherpa_run)
+    torch.manual_seed(0)
+    wav = torch.randn(32000) * 0.1
+    chunk, left = 8, 2
+    with torch.no_grad():
+        x = mods.CNN(mods.normalize(mods.compute_features(wav[None]), torch.ones(1)))
+        chunks = x.shape[1] // chunk
+        ctx = mods.Transformer.make_streaming_context(DynChunkTrainConfig(chunk, left))
+        streamed = torch.cat([mods.proj_enc(mods.Transformer.encode_streaming(x[:, k * chunk: (k + 1) * chunk], ctx))
+                              for k in range(chunks)], dim=1)
+    assert chunks >= 4  # more chunks than the left context holds: the context limit is exercised
+    chunked = streaming_gap().encode(mods, wav, (chunk, left))[:, : chunks * chunk]
+    full = streaming_gap().encode(mods, wav, None)[:, : chunks * chunk]
+    scale = streamed.abs().max()
+    assert (chunked - streamed).abs().max() <= 1e-5 * scale  # float32 rounding of two summation orders
+    assert (full - streamed).abs().max() > 1e-2 * scale

@@ -47,7 +47,7 @@ class SizeReport:
         rows.append("")
         rows.append(
             f"fp32 {self.fp32_bytes / 1e6:.2f} MB, int8 {self.int8_bytes / 1e6:.2f} MB, "
-            f"checkpoint {self.checkpoint_bytes / 1e6:.2f} MB"
+            f"fp32 checkpoint {self.checkpoint_bytes / 1e6:.2f} MB"
         )
         return "\n".join(rows)
 

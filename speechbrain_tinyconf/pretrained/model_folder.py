@@ -297,7 +297,7 @@ def write_marker(folder: PathLike, contents: FolderContents,
 
 
 def instantiate_run(run_dir: PathLike, ckpt: str = "average") -> Tuple[Dict[str, Any], Path]:
-    """The model an export of ``run_dir`` would hold, built in memory (nothing written, nothing of the run's
+    """The model an fp32 export of ``run_dir`` would hold, built in memory (nothing written, nothing of the run's
     YAML run): ``(hparams, tokenizer file)``. Errors are those of :func:`contents_from_run`, and a
     :class:`ModelMismatchError` when the checkpoint does not fit the module definitions."""
     from hyperpyyaml import load_hyperpyyaml
@@ -382,7 +382,7 @@ def read_checkpoint(path: PathLike) -> Any:
 
     try:  # int4 weights (export --weights int4) are read back as an fp32 state dict
         return unpack_state_dict(obj)
-    except (ValueError, KeyError, TypeError, RuntimeError) as err:
+    except Exception as err:  # a damaged layout: KeyError, AttributeError, IndexError...
         raise ModelFolderError(f"{path}: unreadable int4 weights ({_first_line(err)})") from err
 
 

@@ -37,10 +37,15 @@ VERSION = 1
 STORAGES = ("fp32", "int4")
 DEFAULT_GROUP = 32
 # Group size by tensor name, first match: finer groups cost bytes (2 per group) and buy accuracy where
-# the WER needs it. Measured on the shipped model (bench/weight_storage.py): the feed-forward weights,
-# half of the model, cost nothing at 64; the attention, convolution and joint weights cost most.
+# the WER needs it. A one-off probe on the shipped model (one kind of weight at a time in groups of 64,
+# 250 dev utterances, noise about +-0.5 points) found the feed-forward weights, half of the model, cost
+# nothing (-0.06 points), and the convolution (+1.1), joint projections (+0.9, +1.0) and attention
+# (+0.8) weights most. The result of the rule: docs/deployment.md (bench/weight_storage.py).
 GROUP_SIZES: Tuple[Tuple[str, int], ...] = (("ffn_module", 64), ("", 16))
 SCALE_STEPS = 16  # scale grid: 16 steps per octave (4.4 % apart), 256 steps below the tensor's largest
+# Kept exactly, by name: computed tables whose rounding would shift every use (the relative positional
+# encoding's frequencies: an fp16 error of 2e-4 turns into a phase error growing with the distance).
+EXACT: Tuple[str, ...] = ("inv_freq",)
 MIN_QUANTIZED = 1024  # smaller tensors (and all 1-D ones) are fp16: they are ~3 % of a 5M model
 # Candidate clipping of each group's range, as fractions of its min/max (1.0: no clipping).
 CLIP_RATIOS = (1.0, 0.95, 0.9, 0.85, 0.8)
@@ -80,14 +85,15 @@ def quantize(tensor: torch.Tensor, group_size: int = DEFAULT_GROUP) -> Dict[str,
     groups = _groups(tensor, group_size)
     lo, hi = groups.min(dim=1, keepdim=True).values, groups.max(dim=1, keepdim=True).values
     # A group far from zero against its spread would need a zero point beyond int8: a coarser scale
-    # there (still a relative error of at most 1/254 of the values).
+    # there, never below `floor` on the grid (a relative error of at most 1/254 of the values).
     floor = torch.maximum(lo.abs(), hi.abs()) / 127
     top = torch.maximum((hi - lo) / LEVELS, floor).max().clamp_min(1e-12)
+    max_step = (-SCALE_STEPS * torch.log2(floor / top)).floor()  # +inf where floor is 0
     best_err, best = None, None
     for ratio in CLIP_RATIOS:  # the clipping with the least squared error, group by group
         mid, half = (hi + lo) / 2, (hi - lo) / 2 * ratio
         wanted = torch.maximum(2 * half / LEVELS, floor).clamp_min(top * 2.0 ** (-255 / SCALE_STEPS))
-        step = (-SCALE_STEPS * torch.log2(wanted / top)).round().clamp(0, 255)
+        step = torch.minimum((-SCALE_STEPS * torch.log2(wanted / top)).round(), max_step).clamp(0, 255)
         scale = top * 2.0 ** (-step / SCALE_STEPS)
         zero = (-(mid - half) / scale).round().clamp(-128, 127)
         codes = ((groups / scale).round() + zero).clamp(0, LEVELS)
@@ -138,6 +144,11 @@ def pack_state_dict(state: Mapping[str, torch.Tensor], storage: str = "int4",
         raise ValueError(f"int4 group size {group_size}: expected an even number of at least 2")
     # One tensor per kind for the whole file: torch.save spends ~300 bytes on each tensor it stores.
     layout: Dict[str, Dict[str, Any]] = {}
+    for name, tensor in state.items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise ValueError(f"weight {name} is not finite (NaN or inf): nothing to store in int4")
+        if tensor.is_floating_point() and not _quantizable(tensor) and tensor.abs().max() > 65504:
+            raise ValueError(f"weight {name} exceeds fp16's range (|x| > 65504): export it with --weights fp32")
     blobs: Dict[str, List[torch.Tensor]] = {key: [] for key in BLOBS}
     exact: Dict[str, torch.Tensor] = {}
     for name, tensor in state.items():
@@ -147,7 +158,7 @@ def pack_state_dict(state: Mapping[str, torch.Tensor], storage: str = "int4",
             entry.update(kind="int4", group_size=q["group_size"], top_scale=q["top_scale"])
             for key in BLOBS[:3]:
                 entry[key] = _append(blobs[key], q[key])
-        elif tensor.is_floating_point():
+        elif tensor.is_floating_point() and not any(pattern in name for pattern in EXACT):
             entry.update(kind="fp16", fp16=_append(blobs["fp16"], tensor.detach().reshape(-1).half()))
         else:
             entry.update(kind="exact")
