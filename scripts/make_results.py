@@ -18,7 +18,8 @@ and the commit (the ones the table states, else those of the commit that last wr
   ``bench/results/trained_demo/benchmark.md`` (``bench/benchmark.py``);
 * quantised WER: ``bench/results/demo_onnx_wer/onnx_wer.md`` (``bench/onnx_wer.py``);
 * sherpa-onnx: ``bench/results/sherpa_onnx.md`` (``bench/sherpa_onnx_bench.py``);
-* elastic depth: ``bench/results/elastic_depth_demo/elastic_depth.md`` and
+* elastic depth: ``bench/results/elastic_depth_demo/elastic_depth.md``, its second seed pair
+  ``bench/results/elastic_depth_demo_s3408/elastic_depth.md`` and
   ``bench/results/elastic_depth_so762/elastic_depth.md`` (``bench/elastic_depth.py``);
 * the real-speech pilots: ``docs/real_speech/pilots/pilots.md`` (``bench/pilot_report.py``);
 * keyword spotting: ``bench/results/kws_*/kws_eval.md`` (``bench/kws_eval.py``) and
@@ -57,6 +58,8 @@ SOURCES: List[Tuple[str, str]] = [
     ("Quantised WER, demo model", "bench/results/demo_onnx_wer/onnx_wer.md"),
     ("sherpa-onnx deployment benchmark", "bench/results/sherpa_onnx.md"),
     ("Elastic depth, CPU demo model (synthetic speech)", "bench/results/elastic_depth_demo/elastic_depth.md"),
+    ("Elastic depth, CPU demo model (synthetic speech), second seed pair (3408)",
+     "bench/results/elastic_depth_demo_s3408/elastic_depth.md"),
     ("Elastic depth, shipped model (speechocean762)", "bench/results/elastic_depth_so762/elastic_depth.md"),
     ("Real speech: the pilots of 2026-12-06", "docs/real_speech/pilots/pilots.md"),
     ("Keyword spotting, demo model: test split", "bench/results/kws_demo/kws_eval.md"),

@@ -241,7 +241,7 @@ def init_source(path: PathLike) -> InitSource:
     if (path / EXPORT_MARKER).is_file():
         state, tokenizer = trained_weights(path)  # a ValueError naming the missing, broken or mismatched file
         normalizer = path / "normalizer.ckpt"
-        weights = (read_marker(path) or {}).get("weights", "fp32")  # int4: dequantised, 0.5-0.7 WER points off
+        weights = (read_marker(path) or {}).get("weights", "fp32")  # int4: dequantised, 0.5-0.8 WER points off
         return InitSource(path, state, tokenizer, f"exported model {path} ({weights} weights)",
                           normalizer if normalizer.is_file() else None)
     if is_run_folder(path):
