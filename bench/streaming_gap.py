@@ -46,6 +46,20 @@ def parse_configs(texts: Sequence[str]) -> List[Optional[Tuple[int, int]]]:
     return out
 
 
+def load_for_decoding(model, corpus: Path, split: str, limit: Optional[int] = None):
+    """``(modules, tokenizer, items, waveforms)``: a run or model folder and the first ``limit`` utterances of
+    ``CORPUS/SPLIT``, as the greedy benches decode them. ``FileNotFoundError``/``ValueError`` name what is wrong."""
+    import sentencepiece
+    import soundfile as sf
+
+    from speechbrain_tinyconf.deploy.load import load_transducer
+
+    items = read_data_dir(corpus, split)[:limit]
+    mods = load_transducer(model)
+    sp = sentencepiece.SentencePieceProcessor(model_file=str(mods.tokenizer_path))
+    return mods, sp, items, [sf.read(path, dtype="float32")[0] for _, path, _ in items]
+
+
 def encode(mods, wav, config):
     """Joint-space encoder output ``(1, frames, dim)`` of one waveform, full context (None) or chunked
     attention ``(chunk, left chunks)`` over the whole utterance at once."""
@@ -78,19 +92,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parser.parse_args(argv)
     try:
         configs = parse_configs(args.configs)
-        items = read_data_dir(args.corpus, args.split)[: args.limit]
-        import sentencepiece
-        import soundfile as sf
-        from speechbrain.utils.metric_stats import ErrorRateStats
-
-        from speechbrain_tinyconf.deploy.load import load_transducer
-
-        mods = load_transducer(args.model)
+        mods, sp, items, wavs = load_for_decoding(args.model, args.corpus, args.split, args.limit)
     except (FileNotFoundError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-    sp = sentencepiece.SentencePieceProcessor(model_file=str(mods.tokenizer_path))
-    wavs = [sf.read(path, dtype="float32")[0] for _, path, _ in items]
+    from speechbrain.utils.metric_stats import ErrorRateStats
+
     rows = []
     for text, config in zip(args.configs, configs):
         stats = ErrorRateStats()

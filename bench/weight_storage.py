@@ -29,8 +29,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from real_speech import read_data_dir  # noqa: E402
-from streaming_gap import decode  # noqa: E402
+from streaming_gap import decode, load_for_decoding  # noqa: E402
 
 
 def checkpoint_bytes(obj) -> int:
@@ -76,20 +75,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if source_storage(args.source) != "fp32":
             raise ValueError(f"{args.source}: its weights are stored in int4; the reference must be fp32 "
                              "(a run folder, or an export with --weights fp32)")
-        items = read_data_dir(args.corpus, args.split)[: args.limit]
-        import sentencepiece
-        import soundfile as sf
-        from speechbrain.utils.metric_stats import ErrorRateStats
-        from tqdm import tqdm
-
-        from speechbrain_tinyconf.deploy.load import load_transducer
-
-        mods = load_transducer(args.source)
+        mods, sp, items, wavs = load_for_decoding(args.source, args.corpus, args.split, args.limit)
     except (FileNotFoundError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-    sp = sentencepiece.SentencePieceProcessor(model_file=str(mods.tokenizer_path))
-    wavs = [sf.read(path, dtype="float32")[0] for _, path, _ in items]
+    from speechbrain.utils.metric_stats import ErrorRateStats
+    from tqdm import tqdm
+
     reference = {k: v.clone() for k, v in mods.model.state_dict().items()}
     policy = ", ".join(f"{size} for {pattern or 'the rest'}" for pattern, size in GROUP_SIZES)
     arms = [("fp32", None), (f"int4 as exported (groups: {policy})", 0)]

@@ -1,6 +1,7 @@
 """Shared fixtures: a tiny corpus in the LibriSpeech layout, made in seconds without TTS."""
 
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,19 @@ WORDS = "RED BLUE GREEN CAT DOG SUN MOON TREE BIRD FISH".split()
 
 
 TONE_S, PAUSE_S = 0.25, 0.05  # each word: a tone, then a pause
+
+
+def bench_script(name: str):
+    """``bench/<name>.py`` imported as a module (once per session; bench/ is not a package)."""
+    import importlib.util
+
+    key = f"bench_{name}"
+    if key not in sys.modules:
+        spec = importlib.util.spec_from_file_location(key, ROOT / "bench" / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[key] = module
+        spec.loader.exec_module(module)
+    return sys.modules[key]
 
 
 def tone_audio(words, rng, rate: int = 16000) -> np.ndarray:

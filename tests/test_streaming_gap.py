@@ -1,21 +1,14 @@
 """bench/streaming_gap.py: full context and chunked attention decoded by the same greedy search."""
 
-import importlib.util
 import re
-import sys
 
 import pytest
 
-from conftest import ROOT
+from conftest import bench_script
 
 
 def streaming_gap():
-    if "streaming_gap" not in sys.modules:
-        spec = importlib.util.spec_from_file_location("streaming_gap", ROOT / "bench" / "streaming_gap.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["streaming_gap"] = module
-        spec.loader.exec_module(module)
-    return sys.modules["streaming_gap"]
+    return bench_script("streaming_gap")
 
 
 @pytest.mark.slow

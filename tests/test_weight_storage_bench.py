@@ -1,21 +1,14 @@
 """bench/weight_storage.py: fp32 against int4 weights, decoded by the same greedy search in one run."""
 
-import importlib.util
 import json
-import sys
 
 import pytest
 
-from conftest import ROOT
+from conftest import bench_script
 
 
 def bench():
-    if "weight_storage_bench" not in sys.modules:
-        spec = importlib.util.spec_from_file_location("weight_storage_bench", ROOT / "bench" / "weight_storage.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["weight_storage_bench"] = module
-        spec.loader.exec_module(module)
-    return sys.modules["weight_storage_bench"]
+    return bench_script("weight_storage")
 
 
 @pytest.mark.slow
