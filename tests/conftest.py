@@ -16,16 +16,16 @@ TONE_S, PAUSE_S = 0.25, 0.05  # each word: a tone, then a pause
 
 
 def bench_script(name: str):
-    """``bench/<name>.py`` imported as a module (once per session; bench/ is not a package)."""
+    """``bench/<name>.py`` imported as the module ``name`` (once per session; bench/ is not a package, and its
+    scripts import each other by that name)."""
     import importlib.util
 
-    key = f"bench_{name}"
-    if key not in sys.modules:
-        spec = importlib.util.spec_from_file_location(key, ROOT / "bench" / f"{name}.py")
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, ROOT / "bench" / f"{name}.py")
         module = importlib.util.module_from_spec(spec)
-        sys.modules[key] = module
+        sys.modules[name] = module
         spec.loader.exec_module(module)
-    return sys.modules[key]
+    return sys.modules[name]
 
 
 def tone_audio(words, rng, rate: int = 16000) -> np.ndarray:

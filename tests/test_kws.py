@@ -8,7 +8,6 @@ emit a piece on any frame of the chunk that holds the word's evidence, up to a c
 after its end (the 0.05 s pauses are shorter than a chunk, so the span alone would be too strict).
 """
 
-import importlib.util
 import json
 import os
 import re
@@ -20,7 +19,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import PAUSE_S, ROOT, TONE_S, tone_audio
+from conftest import PAUSE_S, ROOT, TONE_S, bench_script, tone_audio
 from test_sherpa_onnx_wer import kaldi_dir_from
 from test_sherpa_streaming import CHUNK, LEFT
 
@@ -28,18 +27,8 @@ CHUNK_S = 0.04 * CHUNK
 slow = pytest.mark.slow  # trains (shared fixture) and exports
 
 
-def bench_module(name: str):
-    """bench/<name>.py as a module (loaded once)."""
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, ROOT / "bench" / f"{name}.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
 def kws_eval():
-    return bench_module("kws_eval")
+    return bench_script("kws_eval")
 
 
 @pytest.fixture(scope="module")
