@@ -318,7 +318,7 @@ def lines_text(lines):
 
 
 def kws_negatives():
-    return bench_module("kws_negatives")
+    return bench_script("kws_negatives")
 
 
 def test_negative_sentences_hold_no_keyword_and_no_corpus_transcript():
@@ -423,23 +423,23 @@ def test_kws_compare_table_from_runs_and_kws_eval_outputs(tmp_path):
     test = _kws_report(tmp_path / "test", [3, 1], [4, 4], 7, 0.1)
     neg = _kws_report(tmp_path / "neg", [0, 0], [0, 0], 9, 2.0)
     out = tmp_path / "out"
-    assert bench_module("kws_compare").main(["--model", "reset", str(run), str(test), str(neg), "--out", str(out)]) == 0
+    assert bench_script("kws_compare").main(["--model", "reset", str(run), str(test), str(neg), "--out", str(out)]) == 0
     rows = [line for line in (out / "kws_compare.md").read_text().splitlines() if line.startswith("| reset")]
     assert rows == ["| reset | 31.57 | 1 | 0.25 | 50.0 % (4/8) | 4.5 (9) | 75 % | 25 % |"]
     boosted = _kws_report(tmp_path / "boosted", [0, 0], [0, 0], 30, 2.0)
     report = json.loads((boosted / "kws_eval.json").read_text())
     report["settings"]["boost"] = 2.0
     (boosted / "kws_eval.json").write_text(json.dumps(report))  # false alarms at another boost: refused
-    assert bench_module("kws_compare").main(["--model", "a", str(run), str(test), str(boosted), "--out", str(out)]) == 1
+    assert bench_script("kws_compare").main(["--model", "a", str(run), str(test), str(boosted), "--out", str(out)]) == 1
     other = _kws_report(tmp_path / "other", [1], [1], 0, 0.1, keywords=("THREE",))
-    assert bench_module("kws_compare").main(["--model", "a", str(run), str(test), str(neg),
+    assert bench_script("kws_compare").main(["--model", "a", str(run), str(test), str(neg),
                                              "--model", "b", str(run), str(other), str(neg), "--out", str(out)]) == 1
 
 
 def test_kws_compare_names_a_missing_report(tmp_path, capsys):
     run = tmp_path / "run"
     run.mkdir()
-    assert bench_module("kws_compare").main(["--model", "x", str(run), str(tmp_path / "nope"), str(tmp_path / "nope"),
+    assert bench_script("kws_compare").main(["--model", "x", str(run), str(tmp_path / "nope"), str(tmp_path / "nope"),
                                              "--out", str(tmp_path / "out")]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [f"error: {tmp_path / 'nope' / 'kws_eval.json'}: not found (a bench/kws_eval.py --out folder)"]
@@ -450,7 +450,7 @@ def test_kws_context_prior_on_the_tone_model(trained_sherpa_run, learnable_corpu
     """The diagnosis of docs/deployment.md: at each emission of a keyword's first piece, that piece's
     probability after the previous token is what greedy search chose (the most likely token, so above
     1 / vocabulary), and the one after blank is a probability; a row per keyword."""
-    m = bench_module("kws_context_prior")
+    m = bench_script("kws_context_prior")
     assert m.main([str(trained_sherpa_run), str(learnable_corpus), "--split", "test", "--keywords", "GREEN,CAT"]) == 0
     rows = [line.split(" | ") for line in capsys.readouterr().out.splitlines() if line.startswith(("| GREEN", "| CAT"))]
     assert [r[0] for r in rows] == ["| GREEN", "| CAT"]
@@ -462,5 +462,5 @@ def test_kws_context_prior_on_the_tone_model(trained_sherpa_run, learnable_corpu
 
 
 def test_kws_context_prior_refuses_an_empty_keyword_list(capsys):
-    assert bench_module("kws_context_prior").main(["model", "corpus", "--keywords", " , "]) == 1
+    assert bench_script("kws_context_prior").main(["model", "corpus", "--keywords", " , "]) == 1
     assert capsys.readouterr().err.strip() == "error: --keywords=' , ': no keyword"
