@@ -133,6 +133,14 @@ def test_a_transducer_encoder_has_no_decoder_table_and_loads_checkpoints_that_do
     assert torch.equal(asr.encode(x), other.encode(x))
 
 
+def test_an_export_leaves_out_the_decoder_table_of_older_checkpoints():
+    from speechbrain_tinyconf.lobes.asr import without_decoder_table
+
+    older = {"1.transformer.positional_encoding_decoder.pe": torch.zeros(1), "1.transformer.w": torch.ones(1),
+             "positional_encoding_decoder.pe": torch.zeros(1)}
+    assert list(without_decoder_table(older)) == ["1.transformer.w"]
+
+
 def test_a_group_far_from_zero_keeps_its_zero_point_in_int8():
     # Review case: one row sets the tensor's largest scale; the other (-12.3 everywhere but spread-free) needs
     # a scale of at least 12.3 / 127, which the log grid must not round below (the zero point would clip).
@@ -146,7 +154,7 @@ def test_a_group_far_from_zero_keeps_its_zero_point_in_int8():
 def test_constant_and_zero_tensors_come_back_exactly():
     for value in (0.0, 0.37, -2.5):
         x = torch.full((32, 64), value)
-        assert torch.equal(ws.dequantize(ws.quantize(x)), x), value
+        assert torch.equal(ws.dequantize(ws.quantize(x, 16)), x), value
 
 
 def test_non_finite_or_fp16_overflowing_weights_are_refused_by_name():

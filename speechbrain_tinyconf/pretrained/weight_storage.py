@@ -35,7 +35,6 @@ import torch
 FORMAT = "tinyconf-int4"
 VERSION = 1
 STORAGES = ("fp32", "int4")
-DEFAULT_GROUP = 32
 # Group size by tensor name, first match: finer groups cost bytes (2 per group) and buy accuracy where
 # the WER needs it. A one-off probe on the shipped model (one kind of weight at a time in groups of 64,
 # 250 dev utterances, noise about +-0.5 points) found the feed-forward weights, half of the model, cost
@@ -75,7 +74,7 @@ def _groups(tensor: torch.Tensor, group_size: int) -> torch.Tensor:
     return flat.view(-1, group_size)
 
 
-def quantize(tensor: torch.Tensor, group_size: int = DEFAULT_GROUP) -> Dict[str, Any]:
+def quantize(tensor: torch.Tensor, group_size: int) -> Dict[str, Any]:
     """One tensor as 4-bit codes (two per byte) with, per group, an 8-bit scale and an 8-bit zero point.
 
     ``value = (code - zero) * scale``. Scales are stored on a log grid below the tensor's largest
@@ -153,16 +152,16 @@ def pack_state_dict(state: Mapping[str, torch.Tensor], storage: str = "int4",
     exact: Dict[str, torch.Tensor] = {}
     for name, tensor in state.items():
         entry: Dict[str, Any] = {"shape": list(tensor.shape), "dtype": str(tensor.dtype).replace("torch.", "")}
-        if _quantizable(tensor):
+        if any(pattern in name for pattern in EXACT) or not tensor.is_floating_point():
+            entry.update(kind="exact")
+            exact[name] = tensor
+        elif _quantizable(tensor):
             q = quantize(tensor, group_size or group_size_for(name))
             entry.update(kind="int4", group_size=q["group_size"], top_scale=q["top_scale"])
             for key in BLOBS[:3]:
                 entry[key] = _append(blobs[key], q[key])
-        elif tensor.is_floating_point() and not any(pattern in name for pattern in EXACT):
-            entry.update(kind="fp16", fp16=_append(blobs["fp16"], tensor.detach().reshape(-1).half()))
         else:
-            entry.update(kind="exact")
-            exact[name] = tensor
+            entry.update(kind="fp16", fp16=_append(blobs["fp16"], tensor.detach().reshape(-1).half()))
         layout[name] = entry
     return {"format": FORMAT, "version": VERSION, "layout": layout, "exact": exact,
             **{key: torch.cat(parts) if parts else torch.empty(0) for key, parts in blobs.items()}}
