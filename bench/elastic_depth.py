@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -238,8 +237,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 row.update(chunk_compute(mods, depth, audio, args.reps))
             print(f"{name} depth {depth}: WER {row['wer']:.2f}", file=sys.stderr, flush=True)
             results.append(row)
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
-    report = {"date": datetime.date.today().isoformat(), "commit": commit.stdout.strip() or "unknown",
+    from provenance import commit
+
+    report = {"date": datetime.date.today().isoformat(), "commit": commit(),
               "cpu": cpu_name(), "test_set": str(args.csv), "utterances": len(rows),
               "audio_hours": seconds / 3600, "num_layers": num_layers, "rows": results,
               "command": "python bench/elastic_depth.py " + " ".join(argv)}

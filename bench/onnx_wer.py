@@ -21,7 +21,6 @@ import argparse
 import csv
 import datetime
 import json
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -101,8 +100,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             "same_tokens": sum(hyps[precision][i] == hyps["fp32"][i] for i in hyps["fp32"]),
         }
     tmp.cleanup()
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
-                            text=True).stdout.strip()
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from provenance import commit as git_commit
+
+    commit = git_commit()
     command = "python bench/onnx_wer.py " + " ".join(map(str, argv if argv is not None else sys.argv[1:]))
     lines = [f"onnxruntime greedy search, full context, one thread; `{args.source}` on `{args.csv}` "
              f"({len(rows)} utterances); measured on {datetime.date.today()} (commit {commit}).", "",

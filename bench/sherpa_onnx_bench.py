@@ -39,6 +39,7 @@ from typing import Any, Dict, List, Optional, Sequence
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchmark_transcription import SAMPLE  # noqa: E402  (stdlib-only imports)
+from provenance import commit  # noqa: E402
 from timing import cpu_name, median_time, peak_rss_mb, percentile  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -172,11 +173,6 @@ def markdown(report: Dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _git_commit() -> str:
-    proc = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
-    return proc.stdout.strip() or "unknown"
-
-
 def main(argv: Optional[Sequence[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["--child"]:
@@ -228,7 +224,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         "int8_mb": ("met" if max(int8_mb) <= TARGETS["int8_mb"] else "**missed**") + f" ({max(int8_mb):.2f} MB)",
     }
     report = {
-        "date": datetime.date.today().isoformat(), "commit": _git_commit(), "cpu": cpu_name(),
+        "date": datetime.date.today().isoformat(), "commit": commit(), "cpu": cpu_name(),
         "sherpa_onnx": getattr(sherpa_onnx, "__version__", "?"), "threads": args.threads, "reps": args.reps,
         "source": str(args.source), "unique_params": unique, "audio": str(args.audio),
         "audio_seconds": rows[0]["audio_seconds"], "sizes": sizes, "rows": rows, "targets": targets,

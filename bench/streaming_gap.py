@@ -20,7 +20,6 @@ import argparse
 import datetime
 import re
 import shlex
-import subprocess
 import sys
 from pathlib import Path
 from typing import List, Optional, Sequence, Tuple
@@ -107,8 +106,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         label = "full context" if config is None else f"{config[0] * 40} ms chunks, {config[0] * config[1] * 40 / 1000:g} s left"
         rows.append(f"| {text} | {label} | {wer:.2f} |")
         print(rows[-1], flush=True)
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                            cwd=Path(__file__).resolve().parent).stdout.strip()
+    from provenance import commit as git_commit
+
+    commit = git_commit()
     command = "python bench/streaming_gap.py " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "streaming_gap.md").write_text(

@@ -41,7 +41,6 @@ import argparse
 import datetime
 import json
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -240,14 +239,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
              "audio_per_second": round(statistics.median(results[name]), 2),
              "ratio": round(statistics.median(results[name]) / reference, 3), "rounds": results[name]}
             for name, precision, fast, sec, loss in chosen]
+    from provenance import commit as git_commit
+
     info = {"command": "python bench/train_throughput.py " + " ".join(sys.argv[1:] if argv is None else argv),
             "date": str(datetime.date.today()), "cpu": cpu_name(), "threads": args.threads, "steps": args.steps,
             "rounds": args.rounds, "bf16_supported": bf16_supported(), "torch": torch.__version__,
             "batches": f"speechocean762 train utterances ({corpus})" if corpus else "synthetic (3.5-4.5 s, 8-13 tokens)",
             "weights": f"trained ({init_from})" if init_from else "random",
             "model": _shown(args.hparams) + (f" + {args.overrides}" if args.overrides else ""),
-            "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                                     cwd=ROOT).stdout.strip()}
+            "commit": git_commit()}
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "throughput.json").write_text(json.dumps({"info": info, "rows": rows}, indent=2) + "\n")
     (args.out / "throughput.md").write_text(markdown(rows, info))

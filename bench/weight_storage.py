@@ -23,7 +23,6 @@ import datetime
 import io
 import json
 import shlex
-import subprocess
 import sys
 from pathlib import Path
 from typing import Optional, Sequence
@@ -97,8 +96,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         rows.append({"weights": label, "group_size": group, "model_ckpt_bytes": checkpoint_bytes(stored),
                      "wer": summary["WER"], "errors": summary["num_edits"], "words": summary["num_scored_tokens"]})
         print(f"{label}: {rows[-1]['model_ckpt_bytes'] / 2**20:.2f} MiB, WER {summary['WER']:.2f}", flush=True)
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                            cwd=Path(__file__).resolve().parent).stdout.strip()
+    from provenance import commit as git_commit
+
+    commit = git_commit()
     command = "python bench/weight_storage.py " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))
     args.out.mkdir(parents=True, exist_ok=True)
     meta = {"command": command, "date": str(datetime.date.today()), "commit": commit, "source": str(args.source),

@@ -77,7 +77,7 @@ SOURCES: List[Tuple[str, str]] = [
     ("Keyword spotting, shipped model: digits in speechocean762 test", "bench/results/kws_so762_digits/kws_eval.md"),
     ("Keyword spotting, shipped model: digits, threshold 0.5", "bench/results/kws_so762_digits_threshold0.5/kws_eval.md"),
 ]
-STATED = re.compile(r"on (\d{4}-\d\d-\d\d) \(commit ([0-9a-f]{7,40})")
+STATED = re.compile(r"on (\d{4}-\d\d-\d\d) \(commit ([0-9a-f]{7,40}(?:\+dirty)?)")
 STAMP = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),\d+ - ")
 LOG_LINE = re.compile(r"epoch: (\d+), lr: [\d.e+-]+, steps: (\d+)(?:, audio_hours: [\d.]+)? - train loss: ([\d.]+) - "
                       r"valid loss: ([\d.]+)"

@@ -51,3 +51,29 @@ def test_not_a_run_folder_is_one_line(tmp_path):
     proc = subprocess.run([sys.executable, str(SCRIPT), "--demo-run", str(tmp_path), "--check"],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 1 and proc.stderr.count("\n") == 1 and "train_log.txt" in proc.stderr
+
+
+def test_a_table_made_from_a_changed_tree_says_so(tmp_path, monkeypatch):
+    """bench/provenance.commit marks uncommitted changes to tracked files, and RESULTS.md keeps the mark."""
+    from conftest import bench_script
+
+    provenance = bench_script("provenance")
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-C", str(repo)]
+    subprocess.run([*git, "init", "-q"], check=True)
+    (repo / "a.txt").write_text("1\n")
+    subprocess.run([*git, "add", "a.txt"], check=True)
+    subprocess.run([*git, "commit", "-qm", "a"], check=True)
+    monkeypatch.setattr(provenance, "ROOT", repo)
+    head = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    (repo / "new.txt").write_text("untracked files do not count\n")
+    assert provenance.commit() == head
+    (repo / "a.txt").write_text("2\n")
+    assert provenance.commit() == f"{head}+dirty"
+    monkeypatch.setattr(provenance, "ROOT", tmp_path / "not-a-repo")
+    (tmp_path / "not-a-repo").mkdir()
+    assert provenance.commit() == "unknown"
+    table = tmp_path / "t.md"
+    text = f"Generated on 2026-12-06 (commit {head}+dirty).\n"
+    assert load().provenance(table, text) == f"2026-12-06, commit {head}+dirty (stated by the table)"
