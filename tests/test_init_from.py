@@ -82,3 +82,27 @@ def test_bad_source_is_one_line_and_writes_nothing(case, message, trained_run, l
     last = proc.stderr.strip().splitlines()[-1]
     assert last.startswith("error: --init_from") and message in last, proc.stderr[-1500:]
     assert not [p for p in out.rglob("*") if p.is_file()]  # no file written (the checkpointer makes empty save/)
+
+
+def test_every_ddp_rank_takes_the_weights_and_normaliser_and_only_the_main_one_writes(trained_run, exported,
+                                                                                       tmp_path):
+    """SpeechBrain's InputNormalization keeps its statistics in attributes, which DDP does not broadcast from
+    rank 0: each rank must load them itself (start_from with main=False), writing nothing."""
+    sys.path.insert(0, str(TRAIN.parent))
+    import run_setup
+
+    from speechbrain_tinyconf.recipe.hparams import load_recipe_hparams
+    from speechbrain_tinyconf.recipe.runs import init_source
+
+    source = init_source(exported)
+    for main in (False, True):
+        hp = load_recipe_hparams(trained_run / "hyperparams.yaml")
+        hp["output_folder"] = str(tmp_path / f"main_{main}")
+        run_setup.start_from(source, hp, main=main)
+        state = hp["model"].state_dict()
+        assert all(torch.equal(state[k], v) for k, v in source.state_dict.items())
+        saved = torch.load(source.normalizer, map_location="cpu")
+        assert torch.equal(hp["normalize"].glob_mean, saved["glob_mean"].float()) and hp["normalize"].count == saved["count"]
+        written = sorted(p.name for p in (tmp_path / f"main_{main}").rglob("*"))
+        tokenizer = f"{hp['vocab_size']}_{hp['token_type']}.model"
+        assert written == ([tokenizer, "init_from.txt", "tokenizer"] if main else []), written

@@ -125,20 +125,25 @@ def load_init_source(hparams: Dict) -> Optional[InitSource]:
     return source
 
 
-def start_from(source: InitSource, hparams: Dict) -> None:
+def start_from(source: InitSource, hparams: Dict, main: bool = True) -> None:
     """A fresh run takes ``source``'s matching weights, its tokenizer (copied to where
     ``train_tokenizer`` finds it, so it is not retrained) and its input normaliser's statistics, which
     go on updating with this run's data (the weights were trained on features normalised with them:
     a fresh normaliser shifts every feature, 0.3 points of dev WER after one epoch, measured 2026-12-06).
     The source is read, never made a checkpoint of this run. A run that already has checkpoints
-    resumes from them instead."""
+    resumes from them instead.
+
+    Every DDP rank calls it: SpeechBrain's ``InputNormalization`` keeps its statistics in attributes, not
+    buffers, so DDP does not copy them from rank 0. Only the ``main`` process writes files."""
     out = Path(hparams["output_folder"])
     if model_checkpoints(out):
-        logger.info("init_from %s: the run has checkpoints, resuming from them instead", source.path)
+        if main:
+            logger.info("init_from %s: the run has checkpoints, resuming from them instead", source.path)
         return
-    tokenizer = out / "tokenizer" / f"{hparams['vocab_size']}_{hparams['token_type']}.model"
-    tokenizer.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(source.tokenizer, tokenizer)
+    if main:
+        tokenizer = out / "tokenizer" / f"{hparams['vocab_size']}_{hparams['token_type']}.model"
+        tokenizer.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source.tokenizer, tokenizer)
     loadable, skipped = matching_weights(hparams["model"], source.state_dict)
     hparams["model"].load_state_dict(loadable, strict=False)
     note = f"init_from {source.description}: {len(loadable)} tensors loaded"
@@ -149,8 +154,9 @@ def start_from(source: InitSource, hparams: Dict) -> None:
         norm._load(source.normalizer)
         norm.glob_mean, norm.glob_std = norm.glob_mean.float(), norm.glob_std.float()  # bf16 in older runs
         note += f"; input normaliser statistics from {source.normalizer}"
-    logger.info(note)
-    (out / "init_from.txt").write_text(note + "\n", encoding="utf-8")
+    if main:
+        logger.info(note)
+        (out / "init_from.txt").write_text(note + "\n", encoding="utf-8")
 
 
 def fail(message: str) -> NoReturn:

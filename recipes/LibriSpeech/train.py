@@ -352,8 +352,8 @@ def main(argv: List[str], prepare: Callable[[Dict, List[str]], None] = prepare_l
         hparams["variant"], f"{report.unique_params:,}", f"{report.virtual_params:,}", hparams["num_encoder_layers"],
     )
 
-    if source is not None and if_main_process():
-        start_from(source, hparams)
+    if source is not None:
+        start_from(source, hparams, main=if_main_process())  # every rank: the normaliser is not broadcast
     try:
         csvs = prepare_csvs(hparams, prepare)
     except (FileNotFoundError, ValueError) as err:  # bad data (kaldi/librispeech_prepare name the file)
