@@ -17,7 +17,7 @@ keyword graph and after each detection (``transducer-keyword-decoder.cc``: "forg
 so a keyword's first piece is always predicted after blank, while training only ever shows blank before
 an utterance's first word. So a keyword that never begins a training sentence (MORNING, WHITE in
 the demo grammar) is given almost no probability there: measured on the demo model, the whole-word
-piece ``▁MORNING`` at its emission frame has p = 0.75 after the previous word and 0.010 after blank.
+piece ``▁MORNING`` at its emission frame has p = 0.78 after the previous word and 0.008 after blank.
 
 Authors
 -------
