@@ -65,11 +65,7 @@ def encode(mods, wav, config):
     import torch
     from speechbrain.utils.dynamic_chunk_training import DynChunkTrainConfig
 
-    chunking = None if config is None else DynChunkTrainConfig(*config)
-    with torch.no_grad():
-        lens = torch.ones(1)
-        x = mods.CNN(mods.normalize(mods.compute_features(torch.as_tensor(wav)[None]), lens))
-        return mods.proj_enc(mods.enc(x, lens, pad_idx=0, dynchunktrain_config=chunking))
+    return mods.encode(torch.as_tensor(wav)[None], chunking=None if config is None else DynChunkTrainConfig(*config))
 
 
 def decode(mods, sp, wav, config) -> str:

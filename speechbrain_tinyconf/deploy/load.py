@@ -81,17 +81,20 @@ class TransducerModules:
             nbest=1,
         )
 
-    def encode(self, wav, lens=None):
-        """PyTorch reference: waveform ``(B, samples)`` -> joint-space encoder output, as train.py computes it."""
+    def encode(self, wav, lens=None, chunking=None):
+        """PyTorch reference: waveform ``(B, samples)`` -> joint-space encoder output, as train.py computes it;
+        ``chunking`` (SpeechBrain's ``DynChunkTrainConfig``): chunked attention over the whole utterance,
+        what the streaming encoder computes chunk by chunk."""
         lens = torch.ones(wav.shape[0]) if lens is None else lens
         with torch.no_grad():
             feats = self.normalize(self.compute_features(wav), lens)
-            return self.proj_enc(self.enc(self.CNN(feats), lens, pad_idx=0))
+            return self.proj_enc(self.enc(self.CNN(feats), lens, pad_idx=0, dynchunktrain_config=chunking))
 
-    def transcribe(self, wav) -> List[int]:
-        """PyTorch reference greedy decoding of one waveform ``(samples,)``: token ids."""
+    def transcribe(self, wav, chunking=None) -> List[int]:
+        """PyTorch reference greedy decoding of one waveform ``(samples,)``: token ids (``chunking``: as
+        :meth:`encode`)."""
         with torch.no_grad():
-            return self.greedy_searcher()(self.encode(wav[None]))[0][0]
+            return self.greedy_searcher()(self.encode(wav[None], chunking=chunking))[0][0]
 
 
 def ensure_normalizer_stats(normalize, n_mels: int) -> None:
