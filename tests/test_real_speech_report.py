@@ -120,3 +120,14 @@ def test_pilots_count_hours_from_their_own_start(tmp_path):
     assert lines[0]["data"] == {"real": 1.0, "synthetic": 0.5}
     assert "| b | `--init_from pretrained/x --lr 0.001" in (out / "pilots.md").read_text() and (out / "pilots.png").is_file()
     assert pilot_report.main([str(tmp_path / "nowhere"), "--out", str(out)]) == 1
+
+
+def test_the_card_states_the_run_s_own_chunk_settings():
+    report = _report_module()
+    row = {"run": "r", "streaming": True, "chunking": report.chunk_settings("chunkwise_prob: 0.5\nchunk_size_min: 8\n"
+                                                                              "chunk_size_max: 12\n")}
+    lines = [{"run": "r", "cpu_hours_total": 1.0, "updates": 10, "audio_hours": None}]
+    card = report.card_markdown(row, lines, None, [], "cmd")
+    assert "chunked attention on 50 % of the batches, chunks of 8-12 frames" in card
+    del row["chunking"]  # a row chained from an earlier report: the recipe's defaults
+    assert "on 60 % of the batches, chunks of 8-32 frames" in report.card_markdown(row, lines, None, [], "cmd")
